@@ -1,0 +1,3 @@
+"""Resumable-upload and video-ingest gateway."""
+
+__version__ = "0.1.0"

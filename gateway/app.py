@@ -1,0 +1,104 @@
+"""The application factory: wires settings to Redis, storage, the service and the protocol routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from gateway.auth import Authenticator
+from gateway.http import error_middleware
+from gateway.protocols.tus import TusProtocol
+from gateway.service import UploadService
+from gateway.settings import Settings
+from gateway.state.keys import Keys
+from gateway.state.lock import Locker
+from gateway.state.redis import RedisState
+from gateway.storage.base import Storage
+from gateway.storage.filesystem import FilesystemStorage
+from gateway.storage.s3 import S3Storage
+
+log = logging.getLogger("gateway.app")
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Redis)
+STORAGE = web.AppKey("storage", Storage)
+SERVICE = web.AppKey("service", UploadService)
+
+
+def build_storage(settings: Settings) -> Storage:
+    """The one place a concrete backend is chosen (tusd's composer)."""
+    if settings.storage.backend == "s3":
+        return S3Storage(settings.storage.s3, spool_dir=settings.storage.spool_dir)
+    return FilesystemStorage(settings.storage.filesystem.root)
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    redis = Redis.from_url(settings.redis.url, socket_timeout=10, health_check_interval=30)
+    storage = build_storage(settings)
+    if isinstance(storage, S3Storage):
+        with contextlib.suppress(Exception):  # S3 may come up later; /healthz reports it meanwhile
+            await storage.ensure_bucket()
+    keys = Keys(settings.redis.key_prefix)
+    preferred = settings.storage.s3.part_size if settings.storage.backend == "s3" else 8 * 1024 * 1024
+    service = UploadService(RedisState(redis, keys), Locker(redis, keys), storage, settings.uploads,
+                            preferred_part_size=preferred)
+    app[REDIS], app[STORAGE], app[SERVICE] = redis, storage, service
+    yield
+    await storage.close()
+    await redis.aclose()
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(app[SETTINGS].uploads.sweep_interval)
+            try:
+                await app[SERVICE].sweep()
+            except Exception:
+                log.exception("sweep.failed")
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def healthz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(3):
+            await request.app[REDIS].ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {exc.__class__.__name__}"
+    try:
+        async with asyncio.timeout(3):
+            await request.app[STORAGE].ping()
+        checks["storage"] = "ok"
+    except Exception as exc:
+        checks["storage"] = f"error: {exc.__class__.__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ok" if healthy else "unavailable", "checks": checks},
+                             status=200 if healthy else 503)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([_resources, _sweeper])
+    auth = Authenticator(settings.auth.tokens)
+
+    async def on_startup(app: web.Application) -> None:
+        tus = TusProtocol(app[SERVICE], auth, base_url=settings.server.base_url)
+        app.router.add_routes(tus.routes())
+
+    app.router.add_get("/healthz", healthz)
+    app.on_startup.append(on_startup)
+    return app

@@ -1,0 +1,1 @@
+"""Protocol core: pure functions over header values and upload state. No I/O, no aiohttp, no Redis."""

@@ -1,0 +1,114 @@
+"""The one error tree. Every error carries its HTTP status and a stable ``type``; ``app.py`` maps them once.
+
+    GatewayError
+    ├── BadRequest (400)            ├── InvalidHeader, UploadInterrupted
+    ├── Unauthorized (401)
+    ├── Forbidden (403)
+    ├── NotFound (404)
+    ├── MethodNotAllowed (405)
+    ├── Conflict (409)              └── OffsetMismatch
+    ├── Gone (410)
+    ├── PreconditionFailed (412)    └── UnsupportedVersion
+    ├── PayloadTooLarge (413)
+    ├── UnsupportedMediaType (415)
+    ├── Locked (423)
+    ├── ChecksumMismatch (460)
+    └── Unavailable (503)           └── StorageUnavailable
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    status = 500
+    type = "internal_error"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(GatewayError):
+    status = 400
+    type = "invalid_parameters"
+
+
+class InvalidHeader(BadRequest):
+    type = "invalid_header"
+
+
+class UploadInterrupted(BadRequest):
+    type = "upload_interrupted"
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    type = "unauthorized"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    type = "forbidden"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "method_not_allowed"
+
+
+class Conflict(GatewayError):
+    status = 409
+    type = "conflict"
+
+
+class OffsetMismatch(Conflict):
+    type = "offset_mismatch"
+
+
+class Gone(GatewayError):
+    status = 410
+    type = "gone"
+
+
+class PreconditionFailed(GatewayError):
+    status = 412
+    type = "precondition_failed"
+
+
+class UnsupportedVersion(PreconditionFailed):
+    type = "unsupported_version"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    type = "too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    type = "unsupported_media_type"
+
+
+class Locked(GatewayError):
+    status = 423
+    type = "locked"
+
+
+class ChecksumMismatch(GatewayError):
+    status = 460
+    type = "checksum_mismatch"
+
+
+class Unavailable(GatewayError):
+    status = 503
+    type = "unavailable"
+
+
+class StorageUnavailable(Unavailable):
+    type = "storage_unavailable"

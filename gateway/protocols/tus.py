@@ -1,0 +1,181 @@
+"""tus 1.0.0 at ``/files/``: core, creation, creation-with-upload, creation-defer-length, expiration,
+checksum, termination, concatenation and concatenation-unfinished; plus GET downloads (as tusd offers).
+
+Handlers parse headers, call :class:`~gateway.service.UploadService`, and format responses. Every
+response carries ``Tus-Resumable``; ``X-HTTP-Method-Override`` replaces the request method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from gateway.auth import Authenticator
+from gateway.core.checksum import ALGORITHMS, parse_upload_checksum
+from gateway.core.tus_headers import (
+    OFFSET_OCTET_STREAM,
+    TUS_VERSION,
+    http_date,
+    parse_concat,
+    parse_metadata,
+    parse_uint,
+)
+from gateway.errors import (
+    BadRequest,
+    GatewayError,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    UnsupportedVersion,
+)
+from gateway.http import Handler, cors_headers, error_response
+from gateway.models import ConcatKind, Upload, UploadState
+from gateway.protocols.download import serve_download
+from gateway.service import AppendResult, UploadService
+
+EXTENSIONS = ("creation,creation-with-upload,creation-defer-length,expiration,checksum,termination,"
+              "concatenation,concatenation-unfinished")
+
+
+class TusProtocol:
+    def __init__(self, service: UploadService, auth: Authenticator, *, base_url: str,
+                 base_path: str = "/files") -> None:
+        self.service = service
+        self.auth = auth
+        self.base_url = base_url
+        self.base_path = base_path
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.route("*", self.base_path, self.collection),
+                web.route("*", self.base_path + "/", self.collection),
+                web.route("*", self.base_path + "/{upload_id}", self.resource)]
+
+    def location(self, upload_id: str) -> str:
+        return f"{self.base_url}{self.base_path}/{upload_id}"
+
+    # -- dispatch -------------------------------------------------------------------------------
+
+    async def collection(self, request: web.Request) -> web.StreamResponse:
+        handlers = {"OPTIONS": self.options, "POST": self.post}
+        return await self._dispatch(request, handlers)
+
+    async def resource(self, request: web.Request) -> web.StreamResponse:
+        handlers = {"OPTIONS": self.options, "HEAD": self.head, "PATCH": self.patch,
+                    "DELETE": self.delete, "GET": self.get}
+        return await self._dispatch(request, handlers)
+
+    async def _dispatch(self, request: web.Request, handlers: Mapping[str, Handler]) -> web.StreamResponse:
+        method = request.headers.get("X-HTTP-Method-Override", request.method).strip().upper()
+        try:
+            handler = handlers.get(method)
+            if handler is None:
+                raise MethodNotAllowed(f"{method} is not allowed here",
+                                       headers={"Allow": ", ".join(handlers)})
+            if method not in ("OPTIONS", "GET"):
+                version = request.headers.get("Tus-Resumable")
+                if version != TUS_VERSION:
+                    raise UnsupportedVersion(f"Tus-Resumable {version!r} is not supported; use {TUS_VERSION}",
+                                             headers={"Tus-Version": TUS_VERSION})
+            response: web.StreamResponse = await handler(request)
+        except GatewayError as exc:
+            response = error_response(exc)
+        response.headers["Tus-Resumable"] = TUS_VERSION
+        response.headers.update(cors_headers(request))
+        return response
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    async def options(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204, headers={
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": EXTENSIONS,
+            "Tus-Max-Size": str(self.service.settings.max_size),
+            "Tus-Checksum-Algorithm": ",".join(ALGORITHMS),
+        })
+
+    async def post(self, request: web.Request) -> web.StreamResponse:
+        self.auth.check(request)
+        metadata = request.headers.get("Upload-Metadata", "")
+        parse_metadata(metadata)
+        concat = parse_concat(request.headers.get("Upload-Concat"), self.base_path)
+        length = parse_uint("Upload-Length", request.headers.get("Upload-Length"))
+        defer = request.headers.get("Upload-Defer-Length")
+        if defer is not None and defer.strip() != "1":
+            raise BadRequest("Upload-Defer-Length must be 1")
+        if concat is not None and concat.final:
+            if length is not None or defer is not None:
+                raise BadRequest("a final upload takes its length from its partial uploads")
+            upload = await self.service.create_final(
+                list(concat.upload_ids), concat_header=request.headers["Upload-Concat"].strip(),
+                metadata=metadata.strip())
+            return self._created(upload, with_offset=False)
+        if (length is None) == (defer is None):
+            raise BadRequest("send exactly one of Upload-Length and Upload-Defer-Length: 1")
+        checksum = parse_upload_checksum(request.headers.get("Upload-Checksum"))
+        upload = await self.service.create(
+            length=length, metadata=metadata.strip(),
+            concat=ConcatKind.PARTIAL if concat is not None else ConcatKind.NONE,
+            concat_header="partial" if concat is not None else "")
+        if request.content_type != OFFSET_OCTET_STREAM or upload.complete:
+            return self._created(upload, with_offset=False)
+        result = await self.service.append(upload.id, 0, request.content,
+                                           content_length=request.content_length, checksum=checksum)
+        return self._created(result.upload, with_offset=True)
+
+    def _created(self, upload: Upload, *, with_offset: bool) -> web.Response:
+        headers = {"Location": self.location(upload.id)}
+        if with_offset:
+            headers["Upload-Offset"] = str(upload.offset)
+        if upload.expires_at is not None:
+            headers["Upload-Expires"] = http_date(upload.expires_at)
+        return web.Response(status=201, headers=headers)
+
+    async def head(self, request: web.Request) -> web.StreamResponse:
+        upload = await self.service.head(request.match_info["upload_id"])
+        headers = {"Cache-Control": "no-store"}
+        if upload.state is not UploadState.CONCATENATING:
+            headers["Upload-Offset"] = str(upload.offset)
+        if upload.length is not None:
+            headers["Upload-Length"] = str(upload.length)
+        elif upload.concat is not ConcatKind.FINAL:
+            headers["Upload-Defer-Length"] = "1"
+        if upload.metadata:
+            headers["Upload-Metadata"] = upload.metadata
+        if upload.concat_header:
+            headers["Upload-Concat"] = upload.concat_header
+        if upload.expires_at is not None:
+            headers["Upload-Expires"] = http_date(upload.expires_at)
+        return web.Response(status=200, headers=headers)
+
+    async def patch(self, request: web.Request) -> web.StreamResponse:
+        if request.content_type != OFFSET_OCTET_STREAM:
+            raise UnsupportedMediaType(f"PATCH needs Content-Type: {OFFSET_OCTET_STREAM}")
+        offset = parse_uint("Upload-Offset", request.headers.get("Upload-Offset"))
+        if offset is None:
+            raise BadRequest("Upload-Offset is required")
+        declared = parse_uint("Upload-Length", request.headers.get("Upload-Length"))
+        checksum = parse_upload_checksum(request.headers.get("Upload-Checksum"))
+        result = await self.service.append(request.match_info["upload_id"], offset, request.content,
+                                           content_length=request.content_length, checksum=checksum,
+                                           declare_length=declared)
+        return self._patched(result)
+
+    def _patched(self, result: AppendResult) -> web.Response:
+        upload = result.upload
+        headers = {"Upload-Offset": str(upload.offset)}
+        if upload.expires_at is not None:
+            headers["Upload-Expires"] = http_date(upload.expires_at)
+        if result.error is not None:
+            response = error_response(result.error)
+            response.headers.update(headers)
+            return response
+        return web.Response(status=204, headers=headers)
+
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        await self.service.terminate(request.match_info["upload_id"])
+        return web.Response(status=204)
+
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        self.auth.check(request)
+        upload = await self.service.get(request.match_info["upload_id"])
+        return await serve_download(request, self.service, upload)

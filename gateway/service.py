@@ -1,0 +1,265 @@
+"""UploadService: create, describe, append, finish, concatenate, terminate, expire.
+
+Framework-free: every wire protocol (tus, PUT + Content-Range, the JSON APIs) calls these methods and
+formats its own responses. It composes the Redis state, the lock and a storage backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import StreamReader
+
+from gateway.body import BodySource
+from gateway.core.checksum import Checksum
+from gateway.core.parts import part_size_for
+from gateway.errors import (
+    BadRequest,
+    ChecksumMismatch,
+    Forbidden,
+    GatewayError,
+    Gone,
+    NotFound,
+    OffsetMismatch,
+    PayloadTooLarge,
+)
+from gateway.journal import DeferredJournal, RedisJournal
+from gateway.models import ConcatKind, Upload, UploadState
+from gateway.settings import UploadSettings
+from gateway.state.lock import Lease, Locker
+from gateway.state.redis import RedisState
+from gateway.storage.base import Storage
+
+log = logging.getLogger("gateway.service")
+Listener = Callable[[Upload], Awaitable[None]]
+
+
+def new_upload_id() -> str:
+    """An unguessable capability: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+@dataclass
+class AppendResult:
+    upload: Upload
+    error: GatewayError | None = None   # why the body ended early (the bytes that arrived are kept)
+
+
+class UploadService:
+    def __init__(self, state: RedisState, locker: Locker, storage: Storage, settings: UploadSettings,
+                 *, preferred_part_size: int) -> None:
+        self.state = state
+        self.locker = locker
+        self.storage = storage
+        self.settings = settings
+        self.preferred_part_size = preferred_part_size
+        self.on_complete: list[Listener] = []
+        self.on_terminate: list[Listener] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _expiry(self) -> float:
+        return time.time() + self.settings.expiration
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def get(self, upload_id: str) -> Upload:
+        upload = await self.state.get(upload_id)
+        if upload is None:
+            if await self.state.tombstone(upload_id) == "expired":
+                raise Gone("this upload expired and its data was removed")
+            raise NotFound("no such upload")
+        if upload.expires_at is not None and not upload.complete and upload.expires_at < time.time():
+            raise Gone("this upload expired")
+        return upload
+
+    async def head(self, upload_id: str) -> Upload:
+        """Current state; a request still writing is asked to stop first, so the offset is final."""
+        if await self.locker.is_locked(upload_id):
+            await self.locker.wait_released(upload_id, timeout=min(self.settings.lock_timeout, 5.0))
+        return await self.get(upload_id)
+
+    # -- creating -------------------------------------------------------------------------------
+
+    async def create(self, *, length: int | None, metadata: str = "", concat: ConcatKind = ConcatKind.NONE,
+                     concat_header: str = "", partials: tuple[str, ...] = (),
+                     extra: dict[str, str] | None = None, upload_id: str | None = None) -> Upload:
+        if length is not None and length > self.settings.max_size:
+            raise PayloadTooLarge(f"Upload-Length {length} is above the maximum of {self.settings.max_size}")
+        upload = Upload(
+            id=upload_id or new_upload_id(), offset=0, length=length,
+            part_size=part_size_for(length, max_size=self.settings.max_size,
+                                    preferred=self.preferred_part_size),
+            created_at=time.time(), expires_at=self._expiry(), metadata=metadata, concat=concat,
+            concat_header=concat_header, partials=partials, extra=extra or {},
+            state=UploadState.CONCATENATING if concat is ConcatKind.FINAL else UploadState.RECEIVING,
+        )
+        upload = upload.with_(storage=await self.storage.create(upload))
+        await self.state.create(upload)
+        log.info("upload.created", extra={"upload_id": upload.id, "length": length})
+        if length == 0 and concat is not ConcatKind.FINAL:
+            async with self.locker.hold(upload.id, self.settings.lock_timeout) as lease:
+                upload = await self._finish(upload, lease)
+        return upload
+
+    async def create_final(self, partial_ids: list[str], *, concat_header: str, metadata: str = "",
+                           extra: dict[str, str] | None = None) -> Upload:
+        if not partial_ids:
+            raise BadRequest("a final upload needs at least one partial upload")
+        partials = []
+        for pid in partial_ids:
+            try:
+                partial = await self.get(pid)
+            except (NotFound, Gone):
+                raise BadRequest(f"partial upload {pid} does not exist") from None
+            if partial.concat is not ConcatKind.PARTIAL:
+                raise BadRequest(f"upload {pid} was not created with Upload-Concat: partial")
+            partials.append(partial)
+        lengths = [p.length for p in partials]
+        total = None if None in lengths else sum(x for x in lengths if x is not None)
+        final = await self.create(length=total, metadata=metadata, concat=ConcatKind.FINAL,
+                                  concat_header=concat_header, partials=tuple(partial_ids), extra=extra)
+        for partial in partials:
+            if not partial.complete:
+                await self.state.add_final_waiter(partial.id, final.id)
+        return await self._concatenate_if_ready(final.id)
+
+    async def _concatenate_if_ready(self, final_id: str) -> Upload:
+        async with self.locker.hold(final_id, self.settings.lock_timeout) as lease:
+            final = await self.get(final_id)
+            if final.state is not UploadState.CONCATENATING:
+                return final
+            partials = [await self.get(pid) for pid in final.partials]
+            if not all(p.complete for p in partials):
+                return final
+            journal = RedisJournal(self.state, final.id, lease.token)
+            await self.storage.concat(final, partials, journal)
+            total = sum(p.offset for p in partials)
+            await self.state.update(final.id, {"length": str(total)})
+            return await self._finish(await self.get(final.id), lease)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    async def append(self, upload_id: str, offset: int, content: StreamReader, *,
+                     content_length: int | None, checksum: Checksum | None = None,
+                     declare_length: int | None = None,
+                     check: Callable[[Upload], None] | None = None) -> AppendResult:
+        async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
+            upload = await self.get(upload_id)
+            if check is not None:
+                check(upload)
+            if upload.concat is ConcatKind.FINAL:
+                raise Forbidden("a final upload of a concatenation cannot be patched")
+            if offset != upload.offset:
+                raise OffsetMismatch(f"Upload-Offset is {offset} but the upload is at {upload.offset}",
+                                     headers={"Upload-Offset": str(upload.offset)})
+            if declare_length is not None:
+                upload = await self._declare_length(upload, declare_length)
+            limit = (upload.remaining if upload.length is not None
+                     else self.settings.max_size - upload.offset)
+            assert limit is not None
+            if content_length is not None and content_length > limit:
+                raise PayloadTooLarge(f"{content_length} bytes at offset {offset} exceed the upload's "
+                                      f"{'length' if upload.length is not None else 'maximum size'}")
+            if upload.complete:
+                return AppendResult(upload)
+            journal = (DeferredJournal if checksum else RedisJournal)(self.state, upload_id, lease.token)
+            source = BodySource(content, limit=limit, lease=lease,
+                                hasher=checksum.hasher if checksum else None)
+            await self.storage.write(upload, source, journal)
+            error = source.error
+            if isinstance(journal, DeferredJournal):
+                if error is None and checksum is not None and not checksum.matches():
+                    error = ChecksumMismatch(f"the body does not match its {checksum.algorithm} checksum")
+                if error is None:
+                    await journal.flush()
+                else:
+                    journal.discard()
+            await journal.run_actions()
+            upload = await self.get(upload_id)
+            if upload.length is not None and upload.offset == upload.length:
+                upload = await self._finish(upload, lease)
+            elif upload.offset != offset:
+                upload = upload.with_(expires_at=self._expiry())
+                await self.state.touch_expiry(upload_id, upload.expires_at)
+            if isinstance(error, ChecksumMismatch):
+                raise error
+            return AppendResult(upload, error)
+
+    async def _declare_length(self, upload: Upload, length: int) -> Upload:
+        if upload.length is not None:
+            if upload.length != length:
+                raise BadRequest("Upload-Length is already set and cannot change")
+            return upload
+        if length < upload.offset:
+            raise BadRequest(f"Upload-Length {length} is below the bytes already stored ({upload.offset})")
+        if length > self.settings.max_size:
+            raise PayloadTooLarge(f"Upload-Length {length} is above the maximum of {self.settings.max_size}")
+        await self.state.update(upload.id, {"length": str(length)}, only_if=("length", ""))
+        return upload.with_(length=length)
+
+    async def _finish(self, upload: Upload, lease: Lease) -> Upload:
+        journal = RedisJournal(self.state, upload.id, lease.token)
+        await self.storage.finish(upload, journal)
+        await journal.run_actions()
+        await self.state.update(upload.id, {"state": UploadState.COMPLETE.value})
+        await self.state.touch_expiry(upload.id, None)
+        upload = upload.with_(state=UploadState.COMPLETE, expires_at=None)
+        log.info("upload.finished", extra={"upload_id": upload.id, "length": upload.length})
+        for listener in self.on_complete:
+            await listener(upload)
+        if upload.concat is ConcatKind.PARTIAL:
+            for final_id in await self.state.final_waiters(upload.id):
+                task = asyncio.create_task(self._concatenate_later(final_id))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+        return upload
+
+    async def _concatenate_later(self, final_id: str) -> None:
+        try:
+            await self._concatenate_if_ready(final_id)
+        except Exception:
+            log.exception("upload.concat_failed", extra={"upload_id": final_id})
+
+    # -- reading bytes back, removing ---------------------------------------------------------
+
+    def read(self, upload: Upload, start: int, end: int) -> AsyncIterator[bytes]:
+        return self.storage.read(upload, start, end)
+
+    async def terminate(self, upload_id: str, reason: str = "terminated") -> None:
+        async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
+            upload = await self.state.get(upload_id)
+            if upload is None:
+                raise NotFound("no such upload")
+            await self.storage.delete(upload, RedisJournal(self.state, upload_id, lease.token))
+            await self.state.delete(upload_id, reason)
+        log.info("upload.%s", reason, extra={"upload_id": upload_id})
+        for listener in self.on_terminate:
+            await listener(upload)
+
+    async def sweep(self, now: float | None = None) -> int:
+        """Remove expired unfinished uploads; returns how many were removed."""
+        removed = 0
+        for upload_id in await self.state.expired(now):
+            token = await self.locker.try_acquire(upload_id)
+            if token is None:
+                continue  # being written right now: not abandoned
+            try:
+                upload = await self.state.get(upload_id)
+                if upload is None or upload.complete or upload.expires_at is None:
+                    await self.state.redis.zrem(self.state.keys.expiry, upload_id)
+                    continue
+                if upload.expires_at > (now or time.time()):
+                    await self.state.touch_expiry(upload_id, upload.expires_at)
+                    continue
+                await self.storage.delete(upload, RedisJournal(self.state, upload_id, token))
+                await self.state.delete(upload_id, "expired")
+                removed += 1
+                log.info("upload.expired", extra={"upload_id": upload_id})
+            finally:
+                await self.locker.release(upload_id, token)
+        return removed

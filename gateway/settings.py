@@ -1,0 +1,146 @@
+"""One settings object: ``config.yaml`` overlaid by ``UPGW_<SECTION>__<KEY>`` environment variables.
+
+Precedence is environment > file > defaults. Sizes accept integers (bytes) or strings such as
+``8MiB`` / ``500GiB``; durations accept integers (seconds) or strings such as ``90s``, ``15m``, ``24h``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "UPGW_"
+
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3, "t": 1000**4, "tb": 1000**4,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+}
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_size(value: object) -> int:
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {value!r} (use bytes or e.g. 8MiB, 500GiB)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def parse_duration(value: object) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use seconds or e.g. 90s, 15m, 24h)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+Size = Annotated[int, BeforeValidator(parse_size), Field(ge=0)]
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    shutdown_timeout: Duration = 10.0
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/")
+
+
+class RedisSettings(BaseModel):
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "upgw"
+
+
+class FilesystemSettings(BaseModel):
+    root: Path = Path("./var/storage")
+
+
+class S3Settings(BaseModel):
+    endpoint: str = "http://127.0.0.1:9000"
+    access_key: str = "minioadmin"
+    secret_key: SecretStr = SecretStr("minioadmin")
+    bucket: str = "uploads"
+    region: str = "us-east-1"
+    prefix: str = ""
+    part_size: Size = 8 * 1024**2
+    concurrent_parts: int = Field(default=3, ge=1, le=64)
+    threads: int = Field(default=16, ge=1, le=256)
+
+
+class StorageSettings(BaseModel):
+    backend: Literal["filesystem", "s3"] = "filesystem"
+    filesystem: FilesystemSettings = FilesystemSettings()
+    s3: S3Settings = S3Settings()
+    spool_dir: str = ""
+
+
+class Token(BaseModel):
+    id: str = Field(min_length=1)
+    secret: SecretStr
+
+
+class AuthSettings(BaseModel):
+    tokens: list[Token] = []
+
+
+class UploadSettings(BaseModel):
+    max_size: Size = 500 * 1024**3
+    expiration: Duration = 24 * 3600.0
+    sweep_interval: Duration = 60.0
+    lock_timeout: Duration = 10.0
+
+
+class LogSettings(BaseModel):
+    level: str = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore")
+
+    server: ServerSettings = ServerSettings()
+    redis: RedisSettings = RedisSettings()
+    storage: StorageSettings = StorageSettings()
+    auth: AuthSettings = AuthSettings()
+    uploads: UploadSettings = UploadSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first (wins), then the values read from the YAML file (passed as init kwargs).
+        return env_settings, init_settings
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read ``path`` (if given and present), then apply the environment on top."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        text = Path(path).read_text(encoding="utf-8")
+        loaded = yaml.safe_load(text) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: the top level must be a mapping")
+        data = loaded
+    data.update(overrides)
+    return Settings(**data)

@@ -1,0 +1,59 @@
+"""The storage seam (tusd's DataStore): where upload bytes live.
+
+A backend never decides offsets. It stores what :meth:`Storage.write` reads and reports each durable
+step through :meth:`Journal.commit`; the journal moves the offset in Redis atomically with the step.
+Every backend passes ``tests/contract/test_storage.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+from gateway.models import Commit, Part, Segment, Upload
+
+
+class Journal(Protocol):
+    """The durable record of what a backend stored for one upload."""
+
+    async def commit(self, commit: Commit) -> None: ...
+    async def parts(self) -> list[Part]: ...
+    async def segments(self) -> list[Segment]: ...
+
+    def on_durable(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action`` (e.g. deleting data a commit made redundant) once the commits so far are durable."""
+        ...
+
+
+class Storage(Protocol):
+    name: str
+
+    async def create(self, upload: Upload) -> dict[str, str]:
+        """Prepare an empty upload; returns backend fields kept in the upload record."""
+        ...
+
+    async def write(self, upload: Upload, body: AsyncIterable[bytes], journal: Journal) -> int:
+        """Append ``body`` at ``upload.offset``; commits as it goes and returns the new offset.
+
+        When the body ends early the bytes received so far are still stored and committed."""
+        ...
+
+    async def finish(self, upload: Upload, journal: Journal) -> None:
+        """Make the stored bytes one whole object (idempotent)."""
+        ...
+
+    async def concat(self, final: Upload, partials: list[Upload], journal: Journal) -> None:
+        """Store the partials' bytes, in order, as ``final``'s whole object."""
+        ...
+
+    def read(self, upload: Upload, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive) of a finished upload."""
+        ...
+
+    async def delete(self, upload: Upload, journal: Journal) -> None:
+        """Remove everything stored for the upload (idempotent)."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...

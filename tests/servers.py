@@ -1,0 +1,162 @@
+"""Start real services on free loopback ports: redis-server and SeaweedFS (``weed mini``) as the S3 stand-in.
+
+Used by the pytest fixtures in ``conftest.py`` and by the ``bench/`` scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+S3_ACCESS_KEY = "testkey"
+S3_SECRET_KEY = "testsecret"
+
+
+def free_port(also_free: tuple[int, ...] = ()) -> int:
+    """A free loopback port; ``also_free`` offsets (e.g. +10000 for weed's gRPC ports) must be free too."""
+    for _ in range(200):
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port + max(also_free, default=0) > 65000:
+            continue
+        if all(_is_free(port + off) for off in also_free):
+            return port
+    raise RuntimeError("no free port")
+
+
+def _is_free(port: int) -> bool:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with closing(socket.socket()) as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def _which(name: str) -> str:
+    venv_bin = Path(sys.executable).parent / name
+    found = str(venv_bin) if venv_bin.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed (run scripts/install.sh)")
+    return found
+
+
+@dataclass
+class Service:
+    proc: subprocess.Popen[bytes]
+    workdir: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@dataclass
+class RedisService(Service):
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def start_redis() -> RedisService:
+    workdir = Path(tempfile.mkdtemp(prefix="upgw-redis-"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [_which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc=proc)
+    return RedisService(proc=proc, workdir=workdir, port=port)
+
+
+@dataclass
+class S3Service(Service):
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_seaweedfs() -> S3Service:
+    """``weed mini`` with S3 on a free port; every other port it opens is free too (gRPC = port + 10000)."""
+    workdir = Path(tempfile.mkdtemp(prefix="upgw-weed-"))
+    (workdir / "data").mkdir()
+    (workdir / "log").mkdir()
+    config = workdir / "s3.json"
+    config.write_text(json.dumps({"identities": [{
+        "name": "admin",
+        "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }]}))
+    ports = {name: free_port(also_free=(10000,)) for name in ("master", "volume", "filer", "s3")}
+    admin = free_port()
+    args = [
+        _which("weed"), f"-logdir={workdir / 'log'}", "mini", f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+        f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}", f"-s3.config={config}",
+        "-webdav=false", "-admin.ui=false", f"-admin.port={admin}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        f"-s3.localSocket={workdir / 's3.sock'}", f"-filer.localSocket={workdir / 'filer.sock'}",
+    ]
+    proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    service = S3Service(proc=proc, workdir=workdir, port=ports["s3"])
+    try:
+        wait_for_port(ports["s3"], timeout=30, proc=proc)
+        _wait_s3_ready(service.endpoint)
+    except Exception:
+        service.stop()
+        raise
+    return service
+
+
+def _wait_s3_ready(endpoint: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(endpoint + "/", timeout=2)  # noqa: S310 - loopback only
+            return
+        except urllib.error.HTTPError:
+            return  # 403 without credentials: the S3 API answers
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("SeaweedFS S3 API did not answer")
+
+
+def env_with(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env
