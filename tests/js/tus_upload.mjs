@@ -1,0 +1,35 @@
+// Upload a file with tus-js-client under Node. Usage: node tus_upload.mjs '<json options>'
+// options: endpoint, file, chunkSize (bytes, default Infinity), parallelUploads, headers, metadata,
+//          uploadUrl (resume this upload), abortAfter (bytes: abort once this many were acknowledged)
+import fs from "node:fs";
+import * as tus from "tus-js-client";
+
+const opts = JSON.parse(process.argv[2]);
+const size = fs.statSync(opts.file).size;
+
+const upload = new tus.Upload(fs.createReadStream(opts.file), {
+  endpoint: opts.endpoint,
+  uploadUrl: opts.uploadUrl ?? null,
+  uploadSize: size,
+  chunkSize: opts.chunkSize ?? Infinity,
+  parallelUploads: opts.parallelUploads ?? 1,
+  headers: opts.headers ?? {},
+  metadata: opts.metadata ?? {},
+  retryDelays: [0, 200, 500],
+  onProgress(sent) {
+    if (opts.abortAfter && sent >= opts.abortAfter) {
+      upload.abort().then(() => {
+        console.log(JSON.stringify({ aborted: true, url: upload.url }));
+        process.exit(0);
+      });
+    }
+  },
+  onError(err) {
+    console.error(String(err));
+    process.exit(1);
+  },
+  onSuccess() {
+    console.log(JSON.stringify({ url: upload.url, size }));
+  },
+});
+upload.start();
