@@ -147,7 +147,7 @@ def _wait_s3_ready(endpoint: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(endpoint + "/", timeout=2)  # noqa: S310 - loopback only
+            urllib.request.urlopen(endpoint + "/", timeout=2)
             return
         except urllib.error.HTTPError:
             return  # 403 without credentials: the S3 API answers

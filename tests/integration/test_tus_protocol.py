@@ -350,3 +350,21 @@ async def _sleep() -> None:
     import asyncio
 
     await asyncio.sleep(0.05)
+
+
+async def test_healthz(client: Client) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200 and (await resp.json())["checks"] == {"redis": "ok", "storage": "ok"}
+
+
+async def test_healthz_is_503_when_redis_is_down(settings_data: dict[str, Any]) -> None:
+    from gateway.app import create_app
+    from gateway.settings import Settings
+    from tests.conftest import _Server
+    from tests.servers import free_port
+
+    settings_data["redis"]["url"] = f"redis://127.0.0.1:{free_port()}/0"
+    async with TestClient(_Server(create_app(Settings(**settings_data)))) as broken:
+        resp = await broken.get("/healthz")
+        assert resp.status == 503
+        assert (await resp.json())["checks"]["redis"].startswith("error")

@@ -7,10 +7,13 @@ import * as tus from "tus-js-client";
 const opts = JSON.parse(process.argv[2]);
 const size = fs.statSync(opts.file).size;
 
-const upload = new tus.Upload(fs.createReadStream(opts.file), {
+// Parallel uploads need a sliceable source (a Buffer); otherwise stream the file.
+const parallel = (opts.parallelUploads ?? 1) > 1;
+const source = parallel ? fs.readFileSync(opts.file) : fs.createReadStream(opts.file);
+const upload = new tus.Upload(source, {
   endpoint: opts.endpoint,
   uploadUrl: opts.uploadUrl ?? null,
-  uploadSize: size,
+  ...(parallel ? {} : { uploadSize: size }),
   chunkSize: opts.chunkSize ?? Infinity,
   parallelUploads: opts.parallelUploads ?? 1,
   headers: opts.headers ?? {},
