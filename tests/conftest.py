@@ -114,7 +114,7 @@ class GatewayProcess:
 
     def start(self) -> GatewayProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(self.config)],
-                                     cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+                                     cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_for_port(self.port, proc=self.proc)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

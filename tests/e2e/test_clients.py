@@ -152,7 +152,7 @@ async def test_disconnect_mid_patch_keeps_every_received_byte(gateway_factory: A
     gateway = gateway_factory()
     data = os.urandom(13 * MiB + 5)
     url = post(gateway.url, 20 * MiB)
-    reader, writer = await raw_patch(url, 0, 20 * MiB)
+    _reader, writer = await raw_patch(url, 0, 20 * MiB)
     writer.write(data)
     await writer.drain()
     await asyncio.sleep(0.5)
@@ -205,7 +205,7 @@ async def test_a_killed_gateway_never_loses_acknowledged_bytes(gateway_factory: 
     request = urllib.request.Request(url, data=data[:10 * MiB], method="PATCH", headers={
         **TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
     await asyncio.to_thread(urllib.request.urlopen, request)  # acknowledged: 10 MiB
-    reader, writer = await raw_patch(url, 10 * MiB, 20 * MiB)
+    _reader, writer = await raw_patch(url, 10 * MiB, 20 * MiB)
     writer.write(data[10 * MiB: 22 * MiB])
     await writer.drain()
     await asyncio.sleep(0.3)
