@@ -25,7 +25,7 @@ class ClientGone(GatewayError):
 
 
 class ReadTimeout(GatewayError):
-    status = 408
+    status = 503   # retryable for tus-js-client and UpChunk alike (tusd uses 500 for the same reason)
     type = "read_timeout"
 
 
