@@ -99,6 +99,10 @@ def create_app(settings: Settings) -> web.Application:
         tus = TusProtocol(app[SERVICE], auth, base_url=settings.server.base_url)
         app.router.add_routes(tus.routes())
 
+    async def on_shutdown(app: web.Application) -> None:
+        app[SERVICE].locker.stop_all()
+
     app.router.add_get("/healthz", healthz)
     app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
     return app

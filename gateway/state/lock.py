@@ -59,6 +59,7 @@ class Locker:
         self.refresh_s = refresh_s
         self._refresh = redis.register_script(_REFRESH)
         self._release = redis.register_script(_RELEASE)
+        self.active: set[Lease] = set()
 
     async def is_locked(self, upload_id: str) -> bool:
         return bool(await self.redis.exists(self.keys.lock(upload_id)))
@@ -104,14 +105,21 @@ class Locker:
         """Acquire, keep refreshed while the block runs, and release at the end."""
         lease = Lease(upload_id, await self.acquire(upload_id, timeout))
         watcher = asyncio.create_task(self._watch(lease))
+        self.active.add(lease)
         try:
             yield lease
         finally:
+            self.active.discard(lease)
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             with contextlib.suppress(Exception):
                 await self.release(upload_id, lease.token)
+
+    def stop_all(self) -> None:
+        """Shutting down: every writer in this process stops reading, commits what it has, lets go."""
+        for lease in list(self.active):
+            lease.request_stop()
 
     async def _watch(self, lease: Lease) -> None:
         keys = [self.keys.lock(lease.upload_id), self.keys.release(lease.upload_id)]

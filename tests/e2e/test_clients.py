@@ -226,3 +226,17 @@ async def test_a_killed_gateway_never_loses_acknowledged_bytes(gateway_factory: 
             await asyncio.sleep(0.5)
     assert int((await asyncio.to_thread(head, url))["Upload-Offset"]) == len(data)
     assert sha256(await asyncio.to_thread(download, url)) == sha256(data)
+
+
+async def test_graceful_shutdown_commits_what_arrived(gateway_factory: Any) -> None:
+    gateway = gateway_factory()
+    data = os.urandom(9 * MiB + 11)
+    url = post(gateway.url, 20 * MiB)
+    _reader, writer = await raw_patch(url, 0, 20 * MiB)
+    writer.write(data)
+    await writer.drain()
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(gateway.stop)  # SIGTERM while the body is still open
+    writer.close()
+    gateway.start()
+    assert int((await asyncio.to_thread(head, url))["Upload-Offset"]) == len(data)
