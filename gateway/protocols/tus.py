@@ -30,6 +30,7 @@ from gateway.errors import (
 )
 from gateway.http import Handler, cors_headers, error_response
 from gateway.models import ConcatKind, Upload, UploadState
+from gateway.protocols import resumable_put
 from gateway.protocols.download import serve_download
 from gateway.service import AppendResult, UploadService
 
@@ -60,6 +61,10 @@ class TusProtocol:
         return await self._dispatch(request, handlers)
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
+        if resumable_put.claims(request):  # one upload, any dialect: PUT + Content-Range or curl -T
+            response = await resumable_put.handle_put(request, self.service)
+            response.headers.update(cors_headers(request))
+            return response
         handlers = {"OPTIONS": self.options, "HEAD": self.head, "PATCH": self.patch,
                     "DELETE": self.delete, "GET": self.get}
         return await self._dispatch(request, handlers)

@@ -1,0 +1,103 @@
+"""PUT + Content-Range resumption on an upload URL (Google Cloud Storage semantics, as Mux upload URLs
+and @mux/upchunk speak them), and single-shot ``curl -T``.
+
+- ``PUT`` (or POST/PATCH) without Content-Range: the whole file; 200 when stored.
+- ``Content-Range: bytes a-b/N`` (or ``/*``): one chunk; ``308`` with ``Range: bytes=0-k`` (no Location,
+  empty body) while incomplete, ``200`` once the last byte is stored.
+- ``Content-Range: bytes */N``: a status check, answered like a chunk that sent nothing.
+- A chunk that starts before the stored offset has its already-stored bytes skipped; one that starts
+  past it (a gap) gets 503, which UpChunk retries; a changed total gets 400.
+- Errors are answered only after the body was drained, so a client never sees a reset mid-chunk.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.core.content_range import ContentRange, parse_content_range, stored_range
+from gateway.errors import BadRequest, GatewayError, Unavailable
+from gateway.http import error_response
+from gateway.models import Upload
+from gateway.service import UploadService
+
+DRAIN_LIMIT = 512 * 1024 * 1024  # the largest chunk a client may send (UpChunk allows up to 500 MiB)
+
+
+class LengthRequired(GatewayError):
+    status = 411
+    type = "length_required"
+
+
+def claims(request: web.Request) -> bool:
+    """Is this request for the PUT dialect (rather than tus) on an upload URL?"""
+    if "Tus-Resumable" in request.headers:
+        return False
+    return request.method == "PUT" or (request.method in ("POST", "PATCH") and "Content-Range" in request.headers)
+
+
+async def drain(request: web.Request) -> None:
+    remaining = DRAIN_LIMIT
+    while remaining > 0 and await request.content.read(min(remaining, 1024 * 1024)):
+        remaining -= 1024 * 1024
+
+
+def progress_response(upload: Upload) -> web.Response:
+    if upload.complete:
+        return web.Response(status=200)
+    response = web.Response(status=308, reason="Resume Incomplete")
+    if (header := stored_range(upload.offset)) is not None:
+        response.headers["Range"] = header
+    return response
+
+
+async def handle_put(request: web.Request, service: UploadService) -> web.StreamResponse:
+    try:
+        return await _handle(request, service)
+    except GatewayError as exc:
+        await drain(request)
+        return error_response(exc)
+
+
+async def _handle(request: web.Request, service: UploadService) -> web.StreamResponse:
+    upload_id = request.match_info["upload_id"]
+    header = request.headers.get("Content-Range")
+    if header is not None:
+        wanted = parse_content_range(header)
+    elif request.content_length is None:
+        raise LengthRequired("send Content-Length, or Content-Range with each chunk")
+    else:
+        size = request.content_length
+        wanted = ContentRange(0, size - 1, size) if size else ContentRange(None, None, 0)
+    if wanted.start is not None and request.content_length not in (None, wanted.size):
+        raise BadRequest(f"Content-Length {request.content_length} does not match Content-Range ({wanted.size} bytes)")
+    upload = await service.head(upload_id)
+    if wanted.total is not None and upload.length is not None and wanted.total != upload.length:
+        raise BadRequest(f"the upload's total is {upload.length} bytes, not {wanted.total}")
+    declare = wanted.total if upload.length is None else None
+    if wanted.start is None or upload.complete:  # a status check, or nothing left to do
+        if declare is not None and declare >= upload.offset:
+            upload = (await service.append(upload_id, upload.offset, request.content, content_length=0,
+                                           declare_length=declare)).upload
+        await drain(request)
+        return progress_response(upload)
+    assert wanted.end is not None
+    if wanted.start > upload.offset:
+        raise Unavailable(f"this chunk starts at {wanted.start} but only {upload.offset} bytes are stored; "
+                          "resend from there", headers={"Retry-After": "1"})
+    if wanted.end < upload.offset:  # already stored: acknowledge with the full stored range
+        await drain(request)
+        return progress_response(upload)
+    skip = left = upload.offset - wanted.start
+    while left:  # drop the bytes already stored, 1 MiB at a time
+        step = min(left, 1024 * 1024)
+        await request.content.readexactly(step)
+        left -= step
+    result = await service.append(upload_id, upload.offset, request.content,
+                                  content_length=wanted.size - skip, declare_length=declare)
+    if result.error is not None:
+        await drain(request)
+        response = error_response(result.error)
+        if (stored := stored_range(result.upload.offset)) is not None:
+            response.headers["Range"] = stored
+        return response
+    return progress_response(result.upload)
