@@ -1,0 +1,6 @@
+// @tus/server with the file store, as a peer: node tus_node_server.mjs PORT DIR
+import { Server } from "@tus/server";
+import { FileStore } from "@tus/file-store";
+const [port, dir] = process.argv.slice(2);
+const server = new Server({ path: "/files", datastore: new FileStore({ directory: dir }) });
+server.listen({ host: "127.0.0.1", port: Number(port) });
