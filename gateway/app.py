@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from gateway.auth import Authenticator
 from gateway.http import error_middleware
@@ -39,7 +39,10 @@ def build_storage(settings: Settings) -> Storage:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    redis = Redis.from_url(settings.redis.url, socket_timeout=10, health_check_interval=30)
+    # A blocking pool: under a burst, requests wait for a connection instead of failing.
+    pool = BlockingConnectionPool.from_url(settings.redis.url, max_connections=64, timeout=10,
+                                           socket_timeout=10, health_check_interval=30)
+    redis = Redis(connection_pool=pool)
     storage = build_storage(settings)
     if isinstance(storage, S3Storage):
         with contextlib.suppress(Exception):  # S3 may come up later; /healthz reports it meanwhile

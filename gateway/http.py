@@ -10,8 +10,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Unavailable
 
 log = logging.getLogger("gateway.http")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -40,6 +41,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         response = error_response(_from_http_exception(exc))
+    except RedisError as exc:
+        log.warning("request.redis_error", extra={"error": repr(exc)})
+        response = error_response(Unavailable("the state store (Redis) is unavailable; retry shortly",
+                                              headers={"Retry-After": "1"}))
     except Exception:
         log.exception("request.failed", extra={"method": request.method, "path": request.path})
         response = error_response(GatewayError("internal error; the request id is " + request_id))

@@ -368,3 +368,13 @@ async def test_healthz_is_503_when_redis_is_down(settings_data: dict[str, Any]) 
         resp = await broken.get("/healthz")
         assert resp.status == 503
         assert (await resp.json())["checks"]["redis"].startswith("error")
+
+
+async def test_a_burst_of_creations_never_fails(client: Client) -> None:
+    import asyncio
+
+    async def one() -> int:
+        resp = await client.post("/files/", headers={**TUS, **AUTH, "Upload-Length": "10"})
+        return int(resp.status)
+
+    assert set(await asyncio.gather(*(one() for _ in range(300)))) == {201}
