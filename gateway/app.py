@@ -10,8 +10,15 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from gateway.api.livepeer import LivepeerApi
+from gateway.api.mux import MuxApi
 from gateway.auth import Authenticator
+from gateway.catalog.assets import AssetStore
+from gateway.catalog.events import EventLog
+from gateway.catalog.uploads import DirectUploads
 from gateway.http import error_middleware
+from gateway.jobs import JobQueue
+from gateway.models import Upload
 from gateway.protocols.tus import TusProtocol
 from gateway.service import UploadService
 from gateway.settings import Settings
@@ -28,6 +35,10 @@ SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
 STORAGE = web.AppKey("storage", Storage)
 SERVICE = web.AppKey("service", UploadService)
+UPLOADS = web.AppKey("uploads", DirectUploads)
+ASSETS = web.AppKey("assets", AssetStore)
+EVENTS = web.AppKey("events", EventLog)
+JOBS = web.AppKey("jobs", JobQueue)
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -51,8 +62,15 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     preferred = settings.storage.s3.part_size if settings.storage.backend == "s3" else 8 * 1024 * 1024
     service = UploadService(RedisState(redis, keys), Locker(redis, keys), storage, settings.uploads,
                             preferred_part_size=preferred)
+    jobs = JobQueue(settings.redis.url, keys.prefix, settings.jobs)
+    await jobs.connect()
+    assets, events = AssetStore(redis, keys.prefix), EventLog(redis, keys.prefix)
+    uploads = DirectUploads(redis, keys.prefix, service, assets, events, base_url=settings.server.base_url,
+                            enqueue=jobs.enqueue_asset)
     app[REDIS], app[STORAGE], app[SERVICE] = redis, storage, service
+    app[UPLOADS], app[ASSETS], app[EVENTS], app[JOBS] = uploads, assets, events, jobs
     yield
+    await jobs.close()
     await storage.close()
     await redis.aclose()
 
@@ -63,6 +81,7 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(app[SETTINGS].uploads.sweep_interval)
             try:
                 await app[SERVICE].sweep()
+                await app[UPLOADS].reconcile()
             except Exception:
                 log.exception("sweep.failed")
 
@@ -99,8 +118,17 @@ def create_app(settings: Settings) -> web.Application:
     auth = Authenticator(settings.auth.tokens)
 
     async def on_startup(app: web.Application) -> None:
-        tus = TusProtocol(app[SERVICE], auth, base_url=settings.server.base_url)
-        app.router.add_routes(tus.routes())
+        uploads = app[UPLOADS]
+        adopted_timeout = int(min(max(settings.uploads.expiration, 60), 604800))
+
+        async def adopt(upload: Upload) -> None:
+            await uploads.adopt(upload, timeout=adopted_timeout)
+
+        tus = TusProtocol(app[SERVICE], auth, base_url=settings.server.base_url, adopt=adopt)
+        mux = MuxApi(uploads, app[ASSETS], app[EVENTS], app[SERVICE], auth)
+        livepeer = LivepeerApi(uploads, app[ASSETS], auth,
+                               default_timeout=settings.direct_uploads.default_timeout)
+        app.router.add_routes(tus.routes() + mux.routes() + livepeer.routes())
 
     async def on_shutdown(app: web.Application) -> None:
         app[SERVICE].locker.stop_all()

@@ -23,9 +23,11 @@ class GatewayError(Exception):
     status = 500
     type = "internal_error"
 
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None,
+                 messages: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.messages = messages or [message]
         self.headers = headers or {}
 
 

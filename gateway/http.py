@@ -22,7 +22,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def error_response(exc: GatewayError) -> web.Response:
     """The only place an error becomes HTTP: ``{"error": {"type", "messages"}}`` with its status."""
-    body = json.dumps({"error": {"type": exc.type, "messages": [exc.message]}})
+    body = json.dumps({"error": {"type": exc.type, "messages": exc.messages}})
     return web.Response(status=exc.status, text=body, content_type="application/json",
                         headers=exc.headers)
 

@@ -37,6 +37,7 @@ from gateway.storage.base import Storage
 
 log = logging.getLogger("gateway.service")
 Listener = Callable[[Upload], Awaitable[None]]
+EndListener = Callable[[Upload, str], Awaitable[None]]   # (upload, "terminated" | "expired" | "cancelled")
 
 
 def new_upload_id() -> str:
@@ -59,19 +60,30 @@ class UploadService:
         self.settings = settings
         self.preferred_part_size = preferred_part_size
         self.on_complete: list[Listener] = []
-        self.on_terminate: list[Listener] = []
+        self.on_terminate: list[EndListener] = []
         self._background: set[asyncio.Task[None]] = set()
 
-    def _expiry(self) -> float:
-        return time.time() + self.settings.expiration
+    def _expiry(self, deadline: float | None = None) -> float:
+        """Unfinished uploads expire ``expiration`` after their last write, and never past a deadline
+        (a direct upload's ``timeout``)."""
+        sliding = time.time() + self.settings.expiration
+        return sliding if deadline is None else min(sliding, deadline)
+
+    @staticmethod
+    def deadline_of(upload: Upload) -> float | None:
+        value = upload.extra.get("deadline")
+        return float(value) if value else None
 
     # -- reading --------------------------------------------------------------------------------
 
     async def get(self, upload_id: str) -> Upload:
         upload = await self.state.get(upload_id)
         if upload is None:
-            if await self.state.tombstone(upload_id) == "expired":
+            reason = await self.state.tombstone(upload_id)
+            if reason == "expired":
                 raise Gone("this upload expired and its data was removed")
+            if reason == "cancelled":
+                raise Gone("this upload was cancelled")
             raise NotFound("no such upload")
         if upload.expires_at is not None and not upload.complete and upload.expires_at < time.time():
             raise Gone("this upload expired")
@@ -87,15 +99,17 @@ class UploadService:
 
     async def create(self, *, length: int | None, metadata: str = "", concat: ConcatKind = ConcatKind.NONE,
                      concat_header: str = "", partials: tuple[str, ...] = (),
-                     extra: dict[str, str] | None = None, upload_id: str | None = None) -> Upload:
+                     extra: dict[str, str] | None = None, upload_id: str | None = None,
+                     deadline: float | None = None) -> Upload:
         if length is not None and length > self.settings.max_size:
             raise PayloadTooLarge(f"Upload-Length {length} is above the maximum of {self.settings.max_size}")
         upload = Upload(
             id=upload_id or new_upload_id(), offset=0, length=length,
             part_size=part_size_for(length, max_size=self.settings.max_size,
                                     preferred=self.preferred_part_size),
-            created_at=time.time(), expires_at=self._expiry(), metadata=metadata, concat=concat,
-            concat_header=concat_header, partials=partials, extra=extra or {},
+            created_at=time.time(), expires_at=self._expiry(deadline), metadata=metadata, concat=concat,
+            concat_header=concat_header, partials=partials,
+            extra={**(extra or {}), **({"deadline": repr(deadline)} if deadline is not None else {})},
             state=UploadState.CONCATENATING if concat is ConcatKind.FINAL else UploadState.RECEIVING,
         )
         upload = upload.with_(storage=await self.storage.create(upload))
@@ -184,7 +198,7 @@ class UploadService:
             if upload.length is not None and upload.offset == upload.length:
                 upload = await self._finish(upload, lease)
             elif upload.offset != offset:
-                upload = upload.with_(expires_at=self._expiry())
+                upload = upload.with_(expires_at=self._expiry(self.deadline_of(upload)))
                 await self.state.touch_expiry(upload_id, upload.expires_at)
             if isinstance(error, ChecksumMismatch):
                 raise error
@@ -231,6 +245,7 @@ class UploadService:
         return self.storage.read(upload, start, end)
 
     async def terminate(self, upload_id: str, reason: str = "terminated") -> None:
+        """Remove an upload and its data; its URL answers 410 afterwards."""
         async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
             upload = await self.state.get(upload_id)
             if upload is None:
@@ -239,7 +254,7 @@ class UploadService:
             await self.state.delete(upload_id, reason)
         log.info("upload.%s", reason, extra={"upload_id": upload_id})
         for listener in self.on_terminate:
-            await listener(upload)
+            await listener(upload, reason)
 
     async def sweep(self, now: float | None = None) -> int:
         """Remove expired unfinished uploads; returns how many were removed."""
@@ -260,6 +275,8 @@ class UploadService:
                 await self.state.delete(upload_id, "expired")
                 removed += 1
                 log.info("upload.expired", extra={"upload_id": upload_id})
+                for listener in self.on_terminate:
+                    await listener(upload, "expired")
             finally:
                 await self.locker.release(upload_id, token)
         return removed

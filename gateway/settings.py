@@ -105,6 +105,18 @@ class UploadSettings(BaseModel):
     lock_timeout: Duration = 10.0
 
 
+class DirectUploadSettings(BaseModel):
+    default_timeout: int = Field(default=3600, ge=60, le=604800)
+
+
+class JobSettings(BaseModel):
+    timeout: Duration = 3600.0          # one job's time limit (probe + standardise)
+    heartbeat: Duration = 60.0          # a job not heard from for this long is retried elsewhere
+    retries: int = Field(default=5, ge=1, le=100)
+    retry_delay: float = 2.0            # seconds before the first retry; doubles each time
+    keep_result: Duration = 7 * 86400.0  # how long a finished job's key blocks a duplicate
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
     format: Literal["json", "text"] = "json"
@@ -119,6 +131,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     uploads: UploadSettings = UploadSettings()
     log: LogSettings = LogSettings()
+    direct_uploads: DirectUploadSettings = DirectUploadSettings()
+    jobs: JobSettings = JobSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -13,6 +13,7 @@ and @mux/upchunk speak them), and single-shot ``curl -T``.
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.streams import EmptyStreamReader
 
 from gateway.core.content_range import ContentRange, parse_content_range, stored_range
 from gateway.errors import BadRequest, GatewayError, Unavailable
@@ -76,7 +77,7 @@ async def _handle(request: web.Request, service: UploadService) -> web.StreamRes
     declare = wanted.total if upload.length is None else None
     if wanted.start is None or upload.complete:  # a status check, or nothing left to do
         if declare is not None and declare >= upload.offset:
-            upload = (await service.append(upload_id, upload.offset, request.content, content_length=0,
+            upload = (await service.append(upload_id, upload.offset, EmptyStreamReader(), content_length=0,
                                            declare_length=declare)).upload
         await drain(request)
         return progress_response(upload)

@@ -7,11 +7,13 @@ response carries ``Tus-Resumable``; ``X-HTTP-Method-Override`` replaces the requ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
+from aiohttp.streams import EmptyStreamReader
 
 from gateway.auth import Authenticator
+from gateway.catalog.records import new_id
 from gateway.core.checksum import ALGORITHMS, parse_upload_checksum
 from gateway.core.tus_headers import (
     OFFSET_OCTET_STREAM,
@@ -23,6 +25,7 @@ from gateway.core.tus_headers import (
 )
 from gateway.errors import (
     BadRequest,
+    Forbidden,
     GatewayError,
     MethodNotAllowed,
     UnsupportedMediaType,
@@ -38,18 +41,23 @@ EXTENSIONS = ("creation,creation-with-upload,creation-defer-length,expiration,ch
               "concatenation,concatenation-unfinished")
 
 
+Adopt = Callable[[Upload], Awaitable[None]]
+
+
 class TusProtocol:
     def __init__(self, service: UploadService, auth: Authenticator, *, base_url: str,
-                 base_path: str = "/files") -> None:
+                 base_path: str = "/files", adopt: Adopt | None = None) -> None:
         self.service = service
         self.auth = auth
         self.base_url = base_url
         self.base_path = base_path
+        self.adopt = adopt   # gives uploads created here a direct-upload record (so they become Assets)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.route("*", self.base_path, self.collection),
                 web.route("*", self.base_path + "/", self.collection),
-                web.route("*", self.base_path + "/{upload_id}", self.resource)]
+                web.route("*", self.base_path + "/{upload_id}", self.resource),
+                web.route("*", self.base_path + "/{upload_id}/tus", self.bound_collection)]
 
     def location(self, upload_id: str) -> str:
         return f"{self.base_url}{self.base_path}/{upload_id}"
@@ -61,17 +69,39 @@ class TusProtocol:
         return await self._dispatch(request, handlers)
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
+        allowed = await self._allowed_origin(request)
+        response: web.StreamResponse
         if resumable_put.claims(request):  # one upload, any dialect: PUT + Content-Range or curl -T
-            response = await resumable_put.handle_put(request, self.service)
-            response.headers.update(cors_headers(request))
+            if not origin_ok(request, allowed):
+                await resumable_put.drain(request)
+                response = error_response(_origin_refused(request))
+            else:
+                response = await resumable_put.handle_put(request, self.service)
+            response.headers.update(cors_headers(request, allowed))
             return response
         handlers = {"OPTIONS": self.options, "HEAD": self.head, "PATCH": self.patch,
                     "DELETE": self.delete, "GET": self.get}
-        return await self._dispatch(request, handlers)
+        return await self._dispatch(request, handlers, allowed)
 
-    async def _dispatch(self, request: web.Request, handlers: Mapping[str, Handler]) -> web.StreamResponse:
+    async def bound_collection(self, request: web.Request) -> web.StreamResponse:
+        """A tus creation endpoint bound to one existing upload (a direct upload's ``tus_endpoint``):
+        POST declares the length (and metadata) and answers with the upload's URL as ``Location``."""
+        return await self._dispatch(request, {"OPTIONS": self.options, "POST": self.post_bound},
+                                    await self._allowed_origin(request))
+
+    async def _allowed_origin(self, request: web.Request) -> str:
+        """The upload's ``cors_origin`` (``*`` for uploads without one); read only for CORS requests."""
+        if "Origin" not in request.headers:
+            return "*"
+        upload = await self.service.state.get(request.match_info["upload_id"])
+        return "*" if upload is None else upload.extra.get("cors_origin", "*")
+
+    async def _dispatch(self, request: web.Request, handlers: Mapping[str, Handler],
+                        allowed: str = "*") -> web.StreamResponse:
         method = request.headers.get("X-HTTP-Method-Override", request.method).strip().upper()
         try:
+            if method != "OPTIONS" and not origin_ok(request, allowed):
+                raise _origin_refused(request)
             handler = handlers.get(method)
             if handler is None:
                 raise MethodNotAllowed(f"{method} is not allowed here",
@@ -85,7 +115,7 @@ class TusProtocol:
         except GatewayError as exc:
             response = error_response(exc)
         response.headers["Tus-Resumable"] = TUS_VERSION
-        response.headers.update(cors_headers(request))
+        response.headers.update(cors_headers(request, allowed))
         return response
 
     # -- handlers -------------------------------------------------------------------------------
@@ -112,7 +142,8 @@ class TusProtocol:
                 raise BadRequest("a final upload takes its length from its partial uploads")
             upload = await self.service.create_final(
                 list(concat.upload_ids), concat_header=request.headers["Upload-Concat"].strip(),
-                metadata=metadata.strip())
+                metadata=metadata.strip(), extra=self._direct_extra())
+            await self._adopt(upload)
             return self._created(upload, with_offset=False)
         if (length is None) == (defer is None):
             raise BadRequest("send exactly one of Upload-Length and Upload-Defer-Length: 1")
@@ -120,12 +151,50 @@ class TusProtocol:
         upload = await self.service.create(
             length=length, metadata=metadata.strip(),
             concat=ConcatKind.PARTIAL if concat is not None else ConcatKind.NONE,
-            concat_header="partial" if concat is not None else "")
+            concat_header="partial" if concat is not None else "",
+            extra=self._direct_extra() if concat is None else None)
+        if concat is None:
+            await self._adopt(upload)
         if request.content_type != OFFSET_OCTET_STREAM or upload.complete:
             return self._created(upload, with_offset=False)
         result = await self.service.append(upload.id, 0, request.content,
                                            content_length=request.content_length, checksum=checksum)
         return self._created(result.upload, with_offset=True)
+
+    def _direct_extra(self) -> dict[str, str] | None:
+        return {"direct": new_id()} if self.adopt is not None else None
+
+    async def _adopt(self, upload: Upload) -> None:
+        if self.adopt is not None:
+            await self.adopt(await self.service.get(upload.id))
+
+    async def post_bound(self, request: web.Request) -> web.StreamResponse:
+        upload_id = request.match_info["upload_id"]
+        upload = await self.service.head(upload_id)
+        metadata = request.headers.get("Upload-Metadata", "").strip()
+        parse_metadata(metadata)
+        length = parse_uint("Upload-Length", request.headers.get("Upload-Length"))
+        defer = request.headers.get("Upload-Defer-Length")
+        if defer is not None and defer.strip() != "1":
+            raise BadRequest("Upload-Defer-Length must be 1")
+        if (length is None) == (defer is None):
+            raise BadRequest("send exactly one of Upload-Length and Upload-Defer-Length: 1")
+        if upload.concat is not ConcatKind.NONE:
+            raise Forbidden("this upload is part of a concatenation")
+        if length is not None and upload.length is not None and length != upload.length:
+            raise BadRequest(f"this upload's length is already {upload.length}, not {length}")
+        if metadata and not upload.metadata:
+            await self.service.state.update(upload_id, {"metadata": metadata})
+        with_body = request.content_type == OFFSET_OCTET_STREAM and upload.offset == 0
+        if (length is not None and upload.length is None) or with_body:
+            checksum = parse_upload_checksum(request.headers.get("Upload-Checksum"))
+            result = await self.service.append(
+                upload_id, upload.offset, request.content if with_body else EmptyStreamReader(),
+                checksum=checksum,
+                content_length=request.content_length if with_body else 0,
+                declare_length=length if upload.length is None else None)
+            upload = result.upload
+        return self._created(upload, with_offset=with_body)
 
     def _created(self, upload: Upload, *, with_offset: bool) -> web.Response:
         headers = {"Location": self.location(upload.id)}
@@ -184,3 +253,12 @@ class TusProtocol:
         self.auth.check(request)
         upload = await self.service.get(request.match_info["upload_id"])
         return await serve_download(request, self.service, upload)
+
+
+def origin_ok(request: web.Request, allowed: str) -> bool:
+    origin = request.headers.get("Origin")
+    return origin is None or allowed in ("*", origin)
+
+
+def _origin_refused(request: web.Request) -> Forbidden:
+    return Forbidden(f"origin {request.headers.get('Origin')} is not allowed to use this upload URL")

@@ -88,7 +88,7 @@ class RedisState:
 
     async def create(self, upload: Upload) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.upload(upload.id), mapping=_encode(upload))  # type: ignore[arg-type]
+            pipe.hset(self.keys.upload(upload.id), mapping=_encode(upload))
             if upload.expires_at is not None:
                 pipe.zadd(self.keys.expiry, {upload.id: upload.expires_at})
             await pipe.execute()

@@ -1,0 +1,1 @@
+"""JSON APIs: the Mux-compatible ``/video/v1`` API and Livepeer's ``/api/asset/request-upload``."""
