@@ -115,6 +115,9 @@ class JobSettings(BaseModel):
     retries: int = Field(default=5, ge=1, le=100)
     retry_delay: float = 2.0            # seconds before the first retry; doubles each time
     keep_result: Duration = 7 * 86400.0  # how long a finished job's key blocks a duplicate
+    concurrency: int = Field(default=1, ge=1, le=64)   # jobs one worker process runs at once
+    sweep_interval: Duration = 30.0     # how often workers look for jobs of dead workers
+    probe_timeout: Duration = 120.0     # ffprobe time limit
 
 
 class LogSettings(BaseModel):

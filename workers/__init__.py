@@ -1,2 +1,3 @@
-"""The probe-and-transcode worker (issue 4). Nothing runs here yet: completed uploads are recorded by
-the gateway and will be consumed from the queue once the worker lands."""
+"""The probe-and-transcode worker: ``python -m workers`` takes completed uploads from the job queue,
+probes them, judges them against Mux's standard-input rules, stores an H.264/AAC master and publishes
+the Asset's state and events."""

@@ -167,6 +167,9 @@ class DirectUploads:
 
     async def _complete(self, record: dict[str, Any]) -> dict[str, Any]:
         upload_id, asset_id = record["id"], record["_asset_id"]
+        upload = await self.service.state.get(record["_upload"])
+        if upload is not None and upload.length == 0:
+            return await self._error(record, "invalid_input", "The uploaded file is empty")
         await self.redis.sadd(self.completing, upload_id)
         if not await self.records.replace_if(upload_id, "status", WAITING,
                                              {"status": ASSET_CREATED, "asset_id": asset_id}):
@@ -189,6 +192,15 @@ class DirectUploads:
         await self.redis.srem(self.completing, upload_id)
         log.info("direct_upload.asset_created", extra={"direct_upload": upload_id, "asset_id": asset_id})
         return record
+
+    async def _error(self, record: dict[str, Any], error_type: str, message: str) -> dict[str, Any]:
+        """The upload could not become an asset (Mux's ``errored`` upload with ``error``)."""
+        error = {"type": error_type, "message": message}
+        if await self.records.replace_if(record["id"], "status", WAITING, {"status": ERRORED, "error": error}):
+            record = {**record, "status": ERRORED, "error": error}
+            await self.redis.zrem(self.waiting, record["id"])
+            await self.events.record("video.upload.errored", "upload", record["id"], self.view(record))
+        return await self.records.get(record["id"]) or record
 
     async def reconcile(self, now: float | None = None) -> None:
         """Finish interrupted completions and time out overdue uploads (run by the sweeper)."""

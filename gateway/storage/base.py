@@ -54,6 +54,32 @@ class Storage(Protocol):
         """Remove everything stored for the upload (idempotent)."""
         ...
 
+    # -- derived objects (masters, renditions) and handing bytes to media tools ------------------
+
+    async def locate(self, upload: Upload, ttl: float = 6 * 3600) -> str:
+        """Where ffprobe/ffmpeg can read a finished upload: a local path or a presigned http URL."""
+        ...
+
+    async def put_object(self, name: str, path: str) -> int:
+        """Store a local file as object ``name`` (e.g. ``assets/<id>/master.mp4``); returns its size."""
+        ...
+
+    async def locate_object(self, name: str, ttl: float = 6 * 3600) -> str:
+        """A local path or presigned http URL of object ``name``."""
+        ...
+
+    def read_object(self, name: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive) of object ``name``."""
+        ...
+
+    async def object_size(self, name: str) -> int | None:
+        """The object's size, None when it does not exist."""
+        ...
+
+    async def delete_object(self, name: str) -> None:
+        """Remove object ``name`` (idempotent)."""
+        ...
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...

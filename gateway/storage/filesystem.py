@@ -101,6 +101,53 @@ class FilesystemStorage:
         with contextlib.suppress(FileNotFoundError):
             await aiofiles.os.remove(self.path(upload.id))
 
+    def object_path(self, name: str) -> Path:
+        path = (self.root / "objects" / name).resolve()
+        if not path.is_relative_to(self.root / "objects"):
+            raise ValueError(f"object name escapes the storage root: {name!r}")
+        return path
+
+    async def locate(self, upload: Upload, ttl: float = 6 * 3600) -> str:
+        return str(self.path(upload.id))
+
+    async def put_object(self, name: str, path: str) -> int:
+        target = self.object_path(name)
+
+        def place() -> int:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".part")
+            shutil.copyfile(path, partial)
+            with open(partial, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(partial, target)   # readers see the whole file or none
+            return target.stat().st_size
+
+        return await asyncio.to_thread(place)
+
+    async def locate_object(self, name: str, ttl: float = 6 * 3600) -> str:
+        return str(self.object_path(name))
+
+    async def read_object(self, name: str, start: int, end: int) -> AsyncIterator[bytes]:
+        async with aiofiles.open(self.object_path(name), "rb") as f:
+            await f.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                chunk = await f.read(min(remaining, 1024 * 1024))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+
+    async def object_size(self, name: str) -> int | None:
+        try:
+            return (await aiofiles.os.stat(self.object_path(name))).st_size
+        except FileNotFoundError:
+            return None
+
+    async def delete_object(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            await aiofiles.os.remove(self.object_path(name))
+
     async def ping(self) -> None:
         probe = self.root / ".healthz"
         async with aiofiles.open(probe, "wb") as f:

@@ -207,6 +207,41 @@ class S3Storage:
             async for chunk in self._get(segment.key, 0, segment.size):
                 yield chunk
 
+    # -- derived objects -------------------------------------------------------------------------
+
+    def object_key(self, name: str) -> str:
+        return f"{self.prefix}objects/{name}"
+
+    async def locate(self, upload: Upload, ttl: float = 6 * 3600) -> str:
+        return await self._call(self.client.presigned_get_object, self.bucket, self.key(upload.id),
+                                expires=timedelta(seconds=ttl))
+
+    async def put_object(self, name: str, path: str) -> int:
+        await self._call(self.client.fput_object, self.bucket, self.object_key(name), path,
+                         content_type="video/mp4" if name.endswith(".mp4") else "application/octet-stream",
+                         part_size=64 * 1024 * 1024)
+        return (await aiofiles.os.stat(path)).st_size
+
+    async def locate_object(self, name: str, ttl: float = 6 * 3600) -> str:
+        return await self._call(self.client.presigned_get_object, self.bucket, self.object_key(name),
+                                expires=timedelta(seconds=ttl))
+
+    def read_object(self, name: str, start: int, end: int) -> AsyncIterator[bytes]:
+        return self._get(self.object_key(name), start, end)
+
+    async def object_size(self, name: str) -> int | None:
+        try:
+            stat = await self._call(self.client.stat_object, self.bucket, self.object_key(name))
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return None
+            raise
+        return int(stat.size) if stat.size is not None else None
+
+    async def delete_object(self, name: str) -> None:
+        with contextlib.suppress(S3Error):
+            await self._call(self.client.remove_object, self.bucket, self.object_key(name))
+
     async def ping(self) -> None:
         await self.ensure_bucket()
 

@@ -349,3 +349,13 @@ async def test_livepeer_errors(client: Client) -> None:
     assert body["errors"] and body["error"]["type"] == "invalid_parameters"
     resp = await client.get("/api/asset/unknown", headers=AUTH)
     assert resp.status == 404 and (await resp.json())["errors"]
+
+
+async def test_an_empty_file_errors_the_upload_without_an_asset(client: Client) -> None:
+    upload = await create(client, cors_origin="*")
+    assert (await client.put(upload["url"], data=b"")).status == 200
+    done = await get_upload(client, upload["id"])
+    assert done["status"] == "errored" and "asset_id" not in done
+    assert done["error"] == {"type": "invalid_input", "message": "The uploaded file is empty"}
+    assert "video.upload.errored" in await event_types(client, upload["id"])
+    assert (await (await client.get("/video/v1/assets", headers=AUTH)).json())["data"] == []
