@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the gateway needs on a fresh Debian machine (run as root): Debian packages, a virtualenv
-# in .venv, and with --test the test tools and the npm packages the client tests drive.
+# in .venv, and with --test the test tools, Debian's chromium and the npm packages the client and browser
+# tests drive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0
@@ -15,6 +16,9 @@ python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/n
 if [ "$want_test" = 1 ]; then
   command -v node >/dev/null || pkgs+=(nodejs)
   command -v npm >/dev/null || pkgs+=(npm)
+  # Debian's Chromium for the browser tests (driven by npm playwright-core; its own browser download
+  # cannot work here)
+  [ -x /usr/bin/chromium ] || pkgs+=(chromium)
 fi
 if [ ${#pkgs[@]} -gt 0 ]; then
   echo "install: apt-get install ${pkgs[*]}"

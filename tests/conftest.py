@@ -62,6 +62,8 @@ def make_settings(tmp_path: Path, redis: RedisService, backend: str, s3: S3Servi
         "auth": {"tokens": [{"id": TOKEN_ID, "secret": TOKEN_SECRET}]},
         "uploads": {"max_size": "1GiB", "expiration": "1h", "sweep_interval": "1h", "lock_timeout": "5s"},
         "log": {"level": "WARNING", "format": "text"},
+        # short heartbeats so a killed worker's job is picked up again within seconds
+        "jobs": {"heartbeat": "5s", "sweep_interval": "1s", "retry_delay": 0.5},
     }
     if s3 is not None:
         data["storage"]["s3"] = {"endpoint": s3.endpoint, "access_key": S3_ACCESS_KEY,
@@ -151,6 +153,43 @@ def gateway_factory(settings_data: dict[str, Any], tmp_path: Path) -> Iterator[A
     yield start
     for gateway in started:
         gateway.stop()
+
+
+class WorkerProcess:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config, self.log = config, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        self.proc = subprocess.Popen([sys.executable, "-m", "workers", "--config", str(self.config)],
+                                     cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill() if kill else self.proc.terminate()
+            self.proc.wait(20)
+
+
+@pytest.fixture
+def worker_factory(settings_data: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
+    """Start real ``python -m workers`` processes on the same Redis and storage as the gateways."""
+    started: list[WorkerProcess] = []
+
+    def start(**overrides: Any) -> WorkerProcess:
+        data = dict(settings_data)
+        for section, values in overrides.items():
+            data[section] = {**data.get(section, {}), **values}
+        index = len(started)
+        config = tmp_path / f"worker-{index}.yaml"
+        config.write_text(yaml.safe_dump(data))
+        worker = WorkerProcess(config, tmp_path / f"worker-{index}.log").start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture

@@ -5,55 +5,84 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from saq import Queue, Worker
+from saq import Worker
 from saq.types import PartialTimersDict
 
-from gateway.jobs import PROCESS_ASSET, queue_name
+from gateway.jobs import PROCESS_ASSET, JobQueue
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
-from workers.jobs import RESOURCES, process_asset
+from workers.jobs import JOBS, RESOURCES, process_asset
 from workers.resources import Resources
 
 log = logging.getLogger("workers")
 
 
-def build_worker(settings: Settings, resources: Resources) -> Worker[Any]:
-    queue = Queue.from_url(settings.redis.url, name=queue_name(settings.redis.key_prefix))
-    interval = settings.jobs.sweep_interval
-    # saq sweeps once per `lock` seconds across all workers; tie it to our interval
-    queue.sweep = functools.partial(queue.sweep, lock=max(int(interval), 1))  # type: ignore[method-assign]
+def build_worker(settings: Settings, resources: Resources, jobs: JobQueue) -> Worker[Any]:
+    queue = jobs.queue
+    interval = max(int(settings.jobs.sweep_interval), 1)
+    original_sweep, started = queue.sweep, time.monotonic()
+
+    async def sweep(lock: int = 60, abort: float = 5.0) -> list[str]:
+        # saq's sweep treats a job that a worker has just moved to "active" but not yet marked as such
+        # as stuck; at start-up the first sweep and the first dequeue race, so skip the first round.
+        if time.monotonic() - started < interval:
+            return []
+        return await original_sweep(lock=lock, abort=abort)
+
+    queue.sweep = sweep  # type: ignore[method-assign]
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx[RESOURCES] = resources
+        ctx[JOBS] = jobs
 
     return Worker(queue, functions=[(PROCESS_ASSET, process_asset)], concurrency=settings.jobs.concurrency,
                   startup=startup,
-                  timers=PartialTimersDict(schedule=1, worker_info=10, abort=1, sweep=max(int(interval), 1)),
-                  shutdown_grace_period_s=10)
+                  timers=PartialTimersDict(schedule=1, worker_info=10, abort=1, sweep=interval),
+                  shutdown_grace_period_s=None)
+
+
+async def requeue_lost_jobs(settings: Settings, resources: Resources, jobs: JobQueue) -> None:
+    """Every few sweeps, queue again any asset whose job was lost (see JobQueue.requeue_stale)."""
+    async def still_pending(asset_id: str) -> bool:
+        asset = await resources.assets.get(asset_id)
+        return asset is not None and asset["status"] == "preparing"
+
+    grace = settings.jobs.heartbeat * 2 + settings.jobs.sweep_interval * 2 + 10
+    while True:
+        await asyncio.sleep(settings.jobs.sweep_interval * 5)
+        try:
+            if requeued := await jobs.requeue_stale(grace, still_pending):
+                log.warning("jobs.requeued", extra={"count": requeued})
+        except Exception:
+            log.exception("jobs.requeue_failed")
 
 
 async def run(settings: Settings) -> None:
     resources = Resources.open(settings)
-    worker = build_worker(settings, resources)
+    jobs = JobQueue(settings.redis.url, settings.redis.key_prefix, settings.jobs)
+    await jobs.connect()
+    worker = build_worker(settings, resources, jobs)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(worker.start())
+    reaper = asyncio.create_task(requeue_lost_jobs(settings, resources, jobs))
     log.info("worker.started", extra={"queue": worker.queue.name, "concurrency": settings.jobs.concurrency})
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    reaper.cancel()
     await worker.stop()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
-    await worker.queue.disconnect()
+    await jobs.close()
     await resources.close()
     log.info("worker.stopped")
 

@@ -24,6 +24,7 @@ from workers.resources import Resources
 
 log = logging.getLogger("workers.jobs")
 RESOURCES = "resources"
+JOBS = "jobs"
 
 
 def master_name(asset_id: str) -> str:
@@ -54,13 +55,14 @@ async def process_asset(ctx: dict[str, Any], *, asset_id: str) -> str:
     job: Job | None = ctx.get("job")
     try:
         async with heartbeat(job, max(res.settings.jobs.heartbeat / 3, 0.5)):
-            return await _process(res, asset_id)
-    except MediaError:
-        raise
+            outcome = await _process(res, asset_id)
     except Exception as exc:
         if job is not None and job.attempts >= job.retries:   # out of retries: say so on the asset
-            await _fail(res, asset_id, "internal_error", f"processing failed: {exc.__class__.__name__}")
+            outcome = await _fail(res, asset_id, "internal_error", f"processing failed: {exc.__class__.__name__}")
+            await ctx[JOBS].settled(asset_id)
         raise
+    await ctx[JOBS].settled(asset_id)
+    return outcome
 
 
 async def _process(res: Resources, asset_id: str) -> str:

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,8 +163,7 @@ async def _fetch(location: str) -> bytes:
         async with aiohttp.ClientSession() as session, session.get(location) as resp:
             assert resp.status == 200
             return await resp.read()
-    with open(location, "rb") as f:
-        return f.read()
+    return await asyncio.to_thread(Path(location).read_bytes)
 
 
 async def test_finished_upload_is_locatable_for_media_tools(client: TestClient[Any, Any]) -> None:

@@ -1,0 +1,154 @@
+"""The whole ingest path with real processes: ``python -m gateway`` + ``python -m workers`` on real Redis
+(and SeaweedFS), clips made by ffmpeg at test time, uploads by curl and tuspy, and a worker killed mid-job."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from tusclient import client as tus_client
+
+from tests.conftest import AUTH
+
+FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+
+
+def clip(path: Path, *args: str) -> Path:
+    subprocess.run([*FFMPEG, *args, str(path)], check=True, timeout=120)
+    return path
+
+
+@pytest.fixture(scope="module")
+def standard_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return clip(tmp_path_factory.mktemp("clips") / "standard.mp4",
+                "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "60",
+                "-c:a", "aac", "-ac", "2", "-b:a", "96k", "-shortest")
+
+
+@pytest.fixture(scope="module")
+def long_nonstandard_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4:2:2 H.264 (not a supported pixel format): the worker must transcode it, which takes seconds."""
+    return clip(tmp_path_factory.mktemp("clips") / "yuv422.mp4",
+                "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=12",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=12",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv422p", "-g", "60",
+                "-c:a", "aac", "-shortest")
+
+
+def api(base: str, method: str, path: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method,
+                                     headers={**AUTH, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def put_file(url: str, path: Path) -> None:
+    subprocess.run(["curl", "-sS", "--fail", "-T", str(path), url], check=True, timeout=120)
+
+
+def wait_asset(base: str, upload_id: str, until: set[str], timeout: float = 90,
+               check: Any = None) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    asset: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        upload = api(base, "GET", f"/video/v1/uploads/{upload_id}")["data"]
+        if upload.get("asset_id"):
+            asset = api(base, "GET", f"/video/v1/assets/{upload['asset_id']}")["data"]
+            if asset["status"] in until or (check is not None and check(asset)):
+                return asset
+        time.sleep(0.2)
+    raise AssertionError(f"asset never reached {until}: {asset}")
+
+
+def events(settings: dict[str, Any], object_id: str) -> list[str]:
+    client = redis.Redis.from_url(settings["redis"]["url"])
+    entries = client.xrange(f"{settings['redis']['key_prefix']}:events")
+    return [f[b"type"].decode() for _, f in entries if f[b"object_id"].decode() == object_id]
+
+
+def probe(path: str) -> dict[str, Any]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", path],
+                         check=True, capture_output=True, timeout=60).stdout
+    return dict(json.loads(out))
+
+
+def master_location(settings: dict[str, Any], asset_id: str) -> str:
+    if settings["storage"]["backend"] == "filesystem":
+        return str(Path(settings["storage"]["filesystem"]["root"]) / "objects" / "assets" / asset_id / "master.mp4")
+    from minio import Minio
+    s3 = settings["storage"]["s3"]
+    client = Minio(s3["endpoint"].split("//")[1], access_key=s3["access_key"], secret_key=s3["secret_key"],
+                   secure=False, region="us-east-1")
+    return str(client.presigned_get_object(s3["bucket"], f"{s3['prefix']}objects/assets/{asset_id}/master.mp4"))
+
+
+def test_standard_upload_becomes_ready_with_its_description(
+        gateway_factory: Any, worker_factory: Any, settings_data: dict[str, Any], standard_clip: Path) -> None:
+    gateway = gateway_factory()
+    worker_factory()
+    upload = api(gateway.url, "POST", "/video/v1/uploads", {
+        "cors_origin": "*", "new_asset_settings": {"playback_policies": ["public"], "passthrough": "x"}})["data"]
+    put_file(upload["url"], standard_clip)
+    asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"})
+    assert asset["status"] == "ready", asset
+    assert abs(asset["duration"] - 3.0) < 0.2 and asset["aspect_ratio"] == "16:9"
+    assert asset["resolution_tier"] == "720p" and asset["max_stored_frame_rate"] == 30
+    kinds = {t["type"]: t for t in asset["tracks"]}
+    assert kinds["video"]["max_width"] == 640 and kinds["video"]["max_height"] == 360
+    assert kinds["audio"]["max_channels"] == 2 and all(t.get("id") for t in asset["tracks"])
+    assert "non_standard_input_reasons" not in asset and asset["passthrough"] == "x"
+    assert asset["progress"] == {"state": "completed", "progress": 100}
+    master = probe(master_location(settings_data, asset["id"]))
+    assert sorted(s["codec_name"] for s in master["streams"]) == ["aac", "h264"]
+    types = events(settings_data, asset["id"])
+    assert types.count("video.asset.created") == 1 and types.count("video.asset.ready") == 1
+    assert "video.asset.non_standard_input_detected" not in types
+
+
+@pytest.mark.parametrize("backend", ["filesystem"], indirect=True)
+def test_tuspy_upload_of_random_bytes_errors_the_asset(
+        gateway_factory: Any, worker_factory: Any, settings_data: dict[str, Any], tmp_path: Path) -> None:
+    gateway = gateway_factory()
+    worker_factory()
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(bytes(range(256)) * 4096)
+    upload = api(gateway.url, "POST", "/video/v1/uploads", {"cors_origin": "*"})["data"]
+    uploader = tus_client.TusClient(upload["tus_endpoint"]).uploader(str(junk), chunk_size=256 * 1024)
+    uploader.upload()
+    assert uploader.url == upload["url"]
+    asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"})
+    assert asset["status"] == "errored" and asset["errors"]["type"] == "invalid_input"
+    assert asset["errors"]["messages"] and asset["progress"]["state"] == "errored"
+    assert "video.asset.errored" in events(settings_data, asset["id"])
+
+
+@pytest.mark.parametrize("backend", ["filesystem"], indirect=True)
+def test_killed_worker_mid_transcode_is_finished_once_by_another(
+        gateway_factory: Any, worker_factory: Any, settings_data: dict[str, Any],
+        long_nonstandard_clip: Path) -> None:
+    gateway = gateway_factory()
+    first = worker_factory(log={"level": "INFO"})
+    upload = api(gateway.url, "POST", "/video/v1/uploads", {"cors_origin": "*"})["data"]
+    put_file(upload["url"], long_nonstandard_clip)
+    asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"},
+                       check=lambda a: a.get("progress", {}).get("state") == "transcoding")
+    assert asset["status"] == "preparing", "the transcode finished before the worker could be killed"
+    assert asset["non_standard_input_reasons"]["unsupported_pixel_format"] == "yuv422p"
+    first.stop(kill=True)
+    worker_factory(log={"level": "INFO"})
+    asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"}, timeout=120)
+    assert asset["status"] == "ready", asset
+    master = probe(master_location(settings_data, asset["id"]))
+    video = next(s for s in master["streams"] if s["codec_type"] == "video")
+    assert video["codec_name"] == "h264" and video["pix_fmt"] == "yuv420p"
+    types = events(settings_data, asset["id"])
+    assert types.count("video.asset.ready") == 1 and types.count("video.asset.non_standard_input_detected") == 1
