@@ -15,6 +15,7 @@ from gateway.api.mux import MuxApi
 from gateway.auth import Authenticator
 from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
+from gateway.catalog.masters import DownloadLinks, MasterAccess
 from gateway.catalog.uploads import DirectUploads
 from gateway.http import error_middleware
 from gateway.jobs import JobQueue
@@ -39,6 +40,7 @@ UPLOADS = web.AppKey("uploads", DirectUploads)
 ASSETS = web.AppKey("assets", AssetStore)
 EVENTS = web.AppKey("events", EventLog)
 JOBS = web.AppKey("jobs", JobQueue)
+MASTERS = web.AppKey("masters", MasterAccess)
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -69,6 +71,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                             enqueue=jobs.enqueue_asset)
     app[REDIS], app[STORAGE], app[SERVICE] = redis, storage, service
     app[UPLOADS], app[ASSETS], app[EVENTS], app[JOBS] = uploads, assets, events, jobs
+    app[MASTERS] = MasterAccess(redis, keys.prefix, assets, events, DownloadLinks(storage, settings))
     yield
     await jobs.close()
     await storage.close()
@@ -82,6 +85,7 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
             try:
                 await app[SERVICE].sweep()
                 await app[UPLOADS].reconcile()
+                await app[MASTERS].expire()
             except Exception:
                 log.exception("sweep.failed")
 
@@ -125,7 +129,7 @@ def create_app(settings: Settings) -> web.Application:
             await uploads.adopt(upload, timeout=adopted_timeout)
 
         tus = TusProtocol(app[SERVICE], auth, base_url=settings.server.base_url, adopt=adopt)
-        mux = MuxApi(uploads, app[ASSETS], app[EVENTS], app[SERVICE], auth)
+        mux = MuxApi(uploads, app[ASSETS], app[EVENTS], app[SERVICE], auth, app[MASTERS])
         livepeer = LivepeerApi(uploads, app[ASSETS], auth,
                                default_timeout=settings.direct_uploads.default_timeout)
         app.router.add_routes(tus.routes() + mux.routes() + livepeer.routes())

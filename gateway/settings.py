@@ -120,6 +120,26 @@ class JobSettings(BaseModel):
     probe_timeout: Duration = 120.0     # ffprobe time limit
 
 
+class WebhookEndpoint(BaseModel):
+    url: str = Field(min_length=1)
+    secret: SecretStr
+
+
+class WebhookSettings(BaseModel):
+    endpoints: list[WebhookEndpoint] = []
+    timeout: Duration = 5.0              # one delivery attempt's limit
+    max_age: Duration = 24 * 3600.0      # keep retrying a failing delivery this long
+    first_retry: Duration = 5.0          # delays grow from this, doubling, up to max_retry_delay
+    max_retry_delay: Duration = 3600.0
+    environment_name: str = "Production"
+    environment_id: str = "self-hosted"
+
+
+class MasterAccessSettings(BaseModel):
+    ttl: Duration = 24 * 3600.0          # a master URL (and the master object behind it) lives this long
+    signing_key: SecretStr = SecretStr("")   # signs gateway master URLs (filesystem backend); shared by all gateways
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
     format: Literal["json", "text"] = "json"
@@ -136,6 +156,8 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     direct_uploads: DirectUploadSettings = DirectUploadSettings()
     jobs: JobSettings = JobSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    master_access: MasterAccessSettings = MasterAccessSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -148,6 +148,8 @@ def gateway_factory(settings_data: dict[str, Any], tmp_path: Path) -> Iterator[A
         config.write_text(yaml.safe_dump(data))
         gateway = GatewayProcess(config, port, tmp_path / f"gateway-{port}.log").start()
         started.append(gateway)
+        # workers started later hand out URLs (master downloads) on this gateway
+        settings_data["server"] = {**settings_data["server"], "public_url": gateway.url}
         return gateway
 
     yield start

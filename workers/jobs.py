@@ -19,7 +19,9 @@ from typing import Any
 from saq.job import Job
 
 from gateway.catalog.assets import public
+from gateway.catalog.masters import object_name
 from workers.media import MediaError, analyse, remux, standardise
+from workers.renditions import make_renditions
 from workers.resources import Resources
 
 log = logging.getLogger("workers.jobs")
@@ -28,7 +30,7 @@ JOBS = "jobs"
 
 
 def master_name(asset_id: str) -> str:
-    return f"assets/{asset_id}/master.mp4"
+    return object_name(asset_id, "master.mp4")
 
 
 @contextlib.asynccontextmanager
@@ -102,12 +104,33 @@ async def _process(res: Resources, asset_id: str) -> str:
         except MediaError as exc:
             return await _fail(res, asset_id, exc.type, exc.message)
         size = await res.storage.put_object(master_name(asset_id), dest)
-    if await res.assets.get(asset_id) is None:   # deleted while we worked: leave nothing behind
-        await res.storage.delete_object(master_name(asset_id))
+        renditions = None
+        if asset.get("static_renditions"):
+            try:
+                renditions = await make_renditions(asset, dest, analysis, res.storage, res.masters.links,
+                                                   timeout=limits.timeout)
+            except MediaError:
+                renditions = {"status": "errored", "files": [
+                    {**f, "status": "errored"} for f in asset["static_renditions"]["files"]]}
+    current = await res.assets.get(asset_id)
+    if current is None:   # deleted while we worked: leave nothing behind
+        for file in ("master.mp4", "highest.mp4", "audio.m4a"):
+            await res.storage.delete_object(object_name(asset_id, file))
         return "deleted"
-    await res.assets.update(asset_id, {"status": "ready", "progress": {"state": "completed", "progress": 100},
-                                       "_master": master_name(asset_id), "_master_size": size})
-    await res.events.record("video.asset.ready", "asset", asset_id, public(await res.assets.get(asset_id) or {}))
+    done: dict[str, Any] = {"status": "ready", "progress": {"state": "completed", "progress": 100},
+                            "_master": master_name(asset_id), "_master_size": size}
+    if renditions is not None:
+        done["static_renditions"] = renditions
+    await res.assets.update(asset_id, done)
+    ready = public(await res.assets.get(asset_id) or {})
+    await res.events.record("video.asset.ready", "asset", asset_id, ready)
+    if renditions is not None:
+        for file in renditions["files"]:
+            kind = {"ready": "ready", "skipped": "skipped"}.get(file["status"], "errored")
+            await res.events.record(f"video.asset.static_rendition.{kind}", "asset", f"{asset_id}/{file['id']}",
+                                    {**file, "asset_id": asset_id})
+    if current.get("master_access") == "temporary":
+        await res.masters.publish(asset_id)
     log.info("asset.ready", extra={"asset_id": asset_id, "standard": analysis.is_standard})
     return "ready"
 
@@ -119,5 +142,10 @@ async def _fail(res: Resources, asset_id: str, error_type: str, message: str) ->
     await res.assets.update(asset_id, {"status": "errored", "errors": {"type": error_type, "messages": [message]},
                                        "progress": {"state": "errored", "progress": -1}})
     await res.events.record("video.asset.errored", "asset", asset_id, public(await res.assets.get(asset_id) or {}))
+    if asset.get("master_access") == "temporary":
+        await res.masters.fail(asset_id)
+    if asset.get("static_renditions"):
+        await res.assets.update(asset_id, {"static_renditions": {"status": "errored", "files": [
+            {**f, "status": "errored"} for f in asset["static_renditions"]["files"]]}})
     log.info("asset.errored", extra={"asset_id": asset_id, "error_type": error_type, "error": message})
     return "errored"

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from gateway.app import build_storage
 from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
+from gateway.catalog.masters import DownloadLinks, MasterAccess
 from gateway.catalog.records import RecordStore
 from gateway.settings import Settings
 from gateway.state.keys import Keys
@@ -25,14 +26,18 @@ class Resources:
     assets: AssetStore
     events: EventLog
     uploads: RecordStore
+    masters: MasterAccess
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
         redis = Redis.from_url(settings.redis.url, socket_timeout=30, health_check_interval=30)
         keys = Keys(settings.redis.key_prefix)
-        return cls(settings=settings, redis=redis, storage=build_storage(settings),
-                   state=RedisState(redis, keys), assets=AssetStore(redis, keys.prefix),
-                   events=EventLog(redis, keys.prefix), uploads=RecordStore(redis, keys.prefix, "upload"))
+        storage = build_storage(settings)
+        assets, events = AssetStore(redis, keys.prefix), EventLog(redis, keys.prefix)
+        masters = MasterAccess(redis, keys.prefix, assets, events, DownloadLinks(storage, settings))
+        return cls(settings=settings, redis=redis, storage=storage, state=RedisState(redis, keys),
+                   assets=assets, events=events, uploads=RecordStore(redis, keys.prefix, "upload"),
+                   masters=masters)
 
     async def close(self) -> None:
         await self.storage.close()

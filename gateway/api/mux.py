@@ -11,12 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.schemas import CreateUpload, parse_body, query_int, settings_dump
+from gateway.api.schemas import CreateUpload, UpdateMasterAccess, parse_body, query_int, settings_dump
 from gateway.auth import Authenticator
 from gateway.catalog.assets import AssetStore, public
 from gateway.catalog.events import EventLog
+from gateway.catalog.masters import DownloadLinks, MasterAccess, object_name
 from gateway.catalog.uploads import DirectUploads
-from gateway.errors import NotFound
+from gateway.errors import Forbidden, NotFound
+from gateway.protocols.download import stream_range
 from gateway.service import UploadService
 
 
@@ -26,11 +28,14 @@ def data(value: Any, status: int = 200, **extra: Any) -> web.Response:
 
 class MuxApi:
     def __init__(self, uploads: DirectUploads, assets: AssetStore, events: EventLog,
-                 service: UploadService, auth: Authenticator) -> None:
+                 service: UploadService, auth: Authenticator, masters: MasterAccess) -> None:
+        self.masters = masters
+        self.links: DownloadLinks = masters.links
         self.uploads = uploads
         self.assets = assets
         self.events = events
         self.service = service
+        self.storage = service.storage
         self.auth = auth
 
     def routes(self) -> list[web.RouteDef]:
@@ -42,6 +47,8 @@ class MuxApi:
             web.get("/video/v1/assets", self.list_assets),
             web.get("/video/v1/assets/{id}", self.get_asset),
             web.delete("/video/v1/assets/{id}", self.delete_asset),
+            web.put("/video/v1/assets/{id}/master-access", self.update_master_access),
+            web.get("/downloads/{id}/{file}", self.download),
         ]
 
     # -- uploads --------------------------------------------------------------------------------
@@ -76,7 +83,7 @@ class MuxApi:
         asset = await self.assets.get(asset_id)
         if asset is None:
             raise NotFound("asset not found")
-        return asset
+        return await self.masters.check(asset)
 
     async def list_assets(self, request: web.Request) -> web.Response:
         self.auth.check(request)
@@ -90,7 +97,7 @@ class MuxApi:
             asset = await self.assets.get(record["asset_id"]) if record.get("asset_id") else None
             return data([public(asset)] if asset and page == 1 else [])
         assets, cursor = await self.assets.page(limit=limit, cursor=request.query.get("cursor"), page=page)
-        return data([public(a) for a in assets], next_cursor=cursor)
+        return data([public(await self.masters.check(a)) for a in assets], next_cursor=cursor)
 
     async def get_asset(self, request: web.Request) -> web.Response:
         self.auth.check(request)
@@ -99,11 +106,38 @@ class MuxApi:
     async def delete_asset(self, request: web.Request) -> web.Response:
         self.auth.check(request)
         asset = await self._asset(request.match_info["id"])
-        for upload_id in (asset.get("_source"), asset.get("_master")):
+        for upload_id in (asset.get("_source"),):
             if upload_id:
                 with contextlib.suppress(NotFound):
                     await self.service.terminate(upload_id, reason="terminated")
+        for file in ("master.mp4", "highest.mp4", "audio.m4a"):
+            await self.storage.delete_object(object_name(asset["id"], file))
+        await self.masters.withdraw(asset["id"])
         await self.assets.delete(asset["id"])
         await self.events.record("video.asset.deleted", "asset", asset["id"],
                                  {**public(asset), "status": "deleted"})
         return web.Response(status=204)
+
+    async def update_master_access(self, request: web.Request) -> web.Response:
+        self.auth.check(request)
+        asset = await self._asset(request.match_info["id"])
+        body = await parse_body(request, UpdateMasterAccess)
+        if body.master_access == "temporary":
+            await self.masters.request(asset)
+        else:
+            await self.masters.withdraw(asset["id"])
+        return data(public(await self._asset(asset["id"])))
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        """A signed, expiring download of an asset's master or static rendition (filesystem backend)."""
+        asset_id, file = request.match_info["id"], request.match_info["file"]
+        if file not in ("master.mp4", "highest.mp4", "audio.m4a") or not self.links.verify(
+                asset_id, file, request.query.get("expires", ""), request.query.get("signature", "")):
+            raise Forbidden("this download link is invalid or has expired")
+        name = object_name(asset_id, file)
+        size = await self.storage.object_size(name)
+        if size is None:
+            raise NotFound("this file no longer exists")
+        content_type = "video/mp4" if file.endswith(".mp4") else "audio/mp4"
+        return await stream_range(request, size, lambda start, end: self.storage.read_object(name, start, end),
+                                  content_type=content_type, disposition=f'attachment; filename="{file}"')

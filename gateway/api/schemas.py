@@ -66,6 +66,10 @@ class CreateUpload(_Strict):
     test: StrictBool = False
 
 
+class UpdateMasterAccess(_Strict):
+    master_access: Literal["temporary", "none"]
+
+
 class LivepeerRequestUpload(BaseModel):
     """Livepeer's new-asset payload; only ``name`` matters here, the rest is kept as sent."""
 

@@ -24,7 +24,14 @@ DEFAULTS: dict[str, Any] = {
 }
 # new_asset_settings keys copied onto the Asset as they are
 COPIED = ("passthrough", "meta", "master_access", "mp4_support", "max_resolution_tier", "video_quality",
-          "normalize_audio", "per_title_encode", "static_renditions", "test")
+          "normalize_audio", "per_title_encode", "test")
+RENDITION_FILES = {"highest": ("highest.mp4", "mp4"), "audio-only": ("audio.m4a", "m4a")}
+
+
+def rendition_file(resolution: str) -> dict[str, Any]:
+    """The Mux static-rendition file entry for a requested resolution (before it is made)."""
+    name, ext = RENDITION_FILES.get(resolution, (f"{resolution}.mp4", "mp4"))
+    return {"id": new_id(24), "name": name, "ext": ext, "type": "standard", "resolution": resolution}
 QUALITY_TO_TIER = {"basic": "baseline", "plus": "smart", "premium": "premium"}
 
 
@@ -50,6 +57,14 @@ def initial_asset(asset_id: str, upload_id: str, settings: dict[str, Any], *, so
     if policies:
         asset["playback_ids"] = [{"id": new_id(24), "policy": policy} for policy in policies]
     asset["progress"] = {"state": "ingesting", "progress": 0}
+    if asset.get("master_access") == "temporary":
+        asset["master"] = {"status": "preparing"}
+    if wanted := settings.get("static_renditions"):
+        asset["_renditions"] = [r["resolution"] for r in wanted]
+        asset["static_renditions"] = {"status": "preparing", "files": [
+            {**rendition_file(r["resolution"]), "status": "preparing", **({"passthrough": r["passthrough"]}
+                                                                         if r.get("passthrough") else {})}
+            for r in wanted]}
     asset["_source"] = source          # the storage upload id holding the original bytes
     asset["_created"] = now or time.time()
     return asset

@@ -185,6 +185,8 @@ class DirectUploads:
         await self.assets.create(asset)
         stored = await self.assets.get(asset_id) or asset
         await self.events.record("video.asset.created", "asset", asset_id, public(stored))
+        if stored.get("master"):
+            await self.events.record("video.asset.master.preparing", "asset", asset_id, public(stored))
         await self.events.record("video.upload.asset_created", "upload", upload_id, self.view(record))
         if self.enqueue is not None:
             await self.enqueue(asset_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+
 from aiohttp import web
 
 from gateway.core.tus_headers import parse_metadata, parse_range
@@ -10,6 +12,7 @@ from gateway.models import Upload
 from gateway.service import UploadService
 
 # Types a browser may render inline; anything else is served as a download (tusd's allowlist idea).
+Reader = Callable[[int, int], AsyncIterator[bytes]]
 INLINE_TYPES = ("video/", "audio/", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain")
 
 
@@ -35,13 +38,19 @@ def _content_type(upload: Upload) -> tuple[str, str]:
 async def serve_download(request: web.Request, service: UploadService, upload: Upload) -> web.StreamResponse:
     if not upload.complete or upload.length is None:
         raise Conflict("the upload is not finished yet")
-    size = upload.length
+    content_type, disposition = _content_type(upload)
+    return await stream_range(request, upload.length, lambda start, end: service.read(upload, start, end),
+                              content_type=content_type, disposition=disposition)
+
+
+async def stream_range(request: web.Request, size: int, read: Reader, *, content_type: str,
+                       disposition: str) -> web.StreamResponse:
+    """Stream ``size`` bytes from ``read`` honouring a single ``Range`` (206, or 416 when unsatisfiable)."""
     try:
         wanted = parse_range(request.headers.get("Range"), size)
     except BadRequest as exc:
         raise RangeNotSatisfiable(exc.message, headers={"Content-Range": f"bytes */{size}"}) from None
     start, end = wanted or (0, size)
-    content_type, disposition = _content_type(upload)
     response = web.StreamResponse(status=206 if wanted else 200, headers={
         "Content-Type": content_type, "Content-Disposition": disposition, "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
@@ -51,7 +60,7 @@ async def serve_download(request: web.Request, service: UploadService, upload: U
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     await response.prepare(request)
     if request.method != "HEAD":
-        async for chunk in service.read(upload, start, end):
+        async for chunk in read(start, end):
             await response.write(chunk)
     await response.write_eof()
     return response

@@ -1,0 +1,133 @@
+"""Master access and static renditions: download URLs for an asset's stored files, and their lifecycle.
+
+With the S3 backend a URL is an S3 presigned GET (the S3 server checks the signature); with the
+filesystem backend it is a gateway URL ``/downloads/<asset>/<file>?expires=..&signature=..`` signed with
+HMAC-SHA256 under ``master_access.signing_key``. Either expires after ``master_access.ttl``; then the
+asset's ``master`` object disappears (``video.asset.master.deleted``) and asking again gives a fresh URL.
+
+    <p>:masters:expiry   zset   asset id -> when its master URL expires
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from gateway.catalog.assets import AssetStore, public
+from gateway.catalog.events import EventLog
+from gateway.settings import Settings
+from gateway.storage.base import Storage
+
+MASTER = "master.mp4"
+
+
+def object_name(asset_id: str, file: str) -> str:
+    return f"assets/{asset_id}/{file}"
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The configured key, else one derived from the API token secrets (the same on every gateway and
+    worker sharing a config)."""
+    configured = settings.master_access.signing_key.get_secret_value()
+    if configured:
+        return configured.encode()
+    secrets = "\n".join(t.secret.get_secret_value() for t in settings.auth.tokens)
+    return hashlib.sha256(b"upgw-downloads\n" + secrets.encode()).digest()
+
+
+class DownloadLinks:
+    def __init__(self, storage: Storage, settings: Settings) -> None:
+        self.storage = storage
+        self.ttl = settings.master_access.ttl
+        self.key = signing_key(settings)
+        self.base_url = settings.server.base_url
+        self.local = settings.storage.backend == "filesystem"
+
+    def signature(self, asset_id: str, file: str, expires: int) -> str:
+        message = f"{asset_id}/{file}\n{expires}".encode()
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
+    def verify(self, asset_id: str, file: str, expires: str, signature: str) -> bool:
+        if not expires.isdigit() or int(expires) < time.time():
+            return False
+        return hmac.compare_digest(self.signature(asset_id, file, int(expires)), signature)
+
+    async def url(self, asset_id: str, file: str) -> tuple[str, float]:
+        expires = int(time.time() + self.ttl)
+        if not self.local:
+            return await self.storage.locate_object(object_name(asset_id, file), ttl=self.ttl), expires
+        signature = self.signature(asset_id, file, expires)
+        return f"{self.base_url}/downloads/{asset_id}/{file}?expires={expires}&signature={signature}", expires
+
+
+class MasterAccess:
+    """Turns ``master_access`` on and off and keeps the ``master`` object honest."""
+
+    def __init__(self, redis: Redis, prefix: str, assets: AssetStore, events: EventLog,
+                 links: DownloadLinks) -> None:
+        self.redis = redis
+        self.expiry = f"{prefix}:masters:expiry"
+        self.assets = assets
+        self.events = events
+        self.links = links
+
+    async def _emit(self, event_type: str, asset_id: str) -> None:
+        asset = await self.assets.get(asset_id)
+        if asset is not None:
+            await self.events.record(event_type, "asset", asset_id, public(asset), once=False)
+
+    async def request(self, asset: dict[str, Any]) -> None:
+        """``master_access: temporary``: a URL now if the master exists, else ``preparing``."""
+        asset_id = asset["id"]
+        await self.assets.update(asset_id, {"master_access": "temporary"})
+        if asset["status"] == "ready" and asset.get("_master"):
+            await self.assets.update(asset_id, {"master": {"status": "preparing"}})
+            await self._emit("video.asset.master.preparing", asset_id)
+            await self.publish(asset_id)
+        elif asset["status"] == "errored":
+            await self.fail(asset_id)
+        elif (asset.get("master") or {}).get("status") != "preparing":
+            await self.assets.update(asset_id, {"master": {"status": "preparing"}})
+            await self._emit("video.asset.master.preparing", asset_id)
+
+    async def publish(self, asset_id: str) -> None:
+        """The master file is stored: hand out a fresh URL (called by the worker and by ``request``)."""
+        url, expires = await self.links.url(asset_id, MASTER)
+        await self.assets.update(asset_id, {"master": {"status": "ready", "url": url}, "_master_expires": expires})
+        await self.redis.zadd(self.expiry, {asset_id: expires})
+        await self._emit("video.asset.master.ready", asset_id)
+
+    async def fail(self, asset_id: str) -> None:
+        await self.assets.update(asset_id, {"master": {"status": "errored"}})
+        await self._emit("video.asset.master.errored", asset_id)
+
+    async def withdraw(self, asset_id: str, *, master_access: str | None = "none") -> None:
+        """``master_access: none``, or the URL expired: the ``master`` object disappears."""
+        asset = await self.assets.get(asset_id)
+        if asset is None:
+            return
+        if master_access is not None:
+            await self.assets.update(asset_id, {"master_access": master_access})
+        await self.redis.zrem(self.expiry, asset_id)
+        if "master" in asset:
+            await self.assets.records.remove_fields(asset_id, "master", "_master_expires")
+            await self._emit("video.asset.master.deleted", asset_id)
+
+    async def expire(self, now: float | None = None) -> int:
+        """Withdraw every master URL past its expiry (run by the gateway's sweeper)."""
+        due = await self.redis.zrangebyscore(self.expiry, "-inf", now or time.time(), start=0, num=500)
+        for raw in due:
+            await self.withdraw(raw.decode(), master_access=None)
+        return len(due)
+
+    async def check(self, asset: dict[str, Any]) -> dict[str, Any]:
+        """An asset as the API shows it: an expired master URL is withdrawn before anyone sees it."""
+        expires = asset.get("_master_expires")
+        if expires is not None and expires < time.time():
+            await self.withdraw(asset["id"], master_access=None)
+            return await self.assets.get(asset["id"]) or asset
+        return asset
