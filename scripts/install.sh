@@ -29,13 +29,20 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install -q --disable-pip-version-check -U pip
+# pip runs again only when pyproject.toml changed since the last install of this kind
+stamp=".venv/.installed-$want_test"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -U pip
+  if [ "$want_test" = 1 ]; then
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  else
+    .venv/bin/pip install -q --disable-pip-version-check -e .
+  fi
+  touch "$stamp"
+fi
 if [ "$want_test" = 1 ]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
   if [ ! -d tests/js/node_modules ] || [ tests/js/package.json -nt tests/js/node_modules ]; then
     (cd tests/js && npm install --no-audit --no-fund --loglevel=error)
   fi
-else
-  .venv/bin/pip install -q --disable-pip-version-check -e .
 fi
 echo "install: ok"

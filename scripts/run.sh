@@ -1,19 +1,44 @@
 #!/usr/bin/env bash
-# The README's run command: install, start a private redis-server (data in var/redis) and the gateway
-# with config.yaml (filesystem storage unless the config or UPGW_STORAGE__BACKEND=s3 says otherwise).
+# The README's run command: install, then run a private redis-server (AOF on, data in var/redis), the
+# gateway and a worker with config.yaml (filesystem storage unless the config or UPGW_STORAGE__BACKEND=s3
+# says otherwise). Logs of all three go to this terminal; Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 mkdir -p var/redis var/storage
-redis_port="${UPGW_REDIS_PORT:-6390}"
+config="${1:-config.yaml}"
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup INT TERM EXIT
+
 if [ -z "${UPGW_REDIS__URL:-}" ]; then
+  redis_port="${UPGW_REDIS_PORT:-6390}"
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$PWD/var/redis" --appendonly yes \
-    --save 60 1 --daemonize no --logfile "$PWD/var/redis/redis.log" &
-  redis_pid=$!
-  trap 'kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null' EXIT
+    --save 60 1 --daemonize no 2>&1 | sed -u 's/^/[redis]   /' &
+  pids+=($!)
   export UPGW_REDIS__URL="redis://127.0.0.1:${redis_port}/0"
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
-config="${1:-config.yaml}"
-echo "run: gateway with $config (Redis at $UPGW_REDIS__URL); Ctrl-C stops it"
-.venv/bin/python -m gateway --config "$config"
+
+.venv/bin/python -m gateway --config "$config" 2>&1 | sed -u 's/^/[gateway] /' &
+pids+=($!)
+.venv/bin/python -m workers --config "$config" 2>&1 | sed -u 's/^/[worker]  /' &
+pids+=($!)
+
+base="$(.venv/bin/python -c 'import sys; from gateway.settings import load_settings; s = load_settings(sys.argv[1]); print(s.server.base_url)' "$config")"
+token="$(.venv/bin/python -c 'import sys; from gateway.settings import load_settings; t = load_settings(sys.argv[1]).auth.tokens[0]; print(t.id + ":" + t.secret.get_secret_value())' "$config")"
+cat <<MSG
+
+  upload-gateway is running (Redis at $UPGW_REDIS__URL). Ctrl-C stops everything.
+  Try it:
+    curl -s -u '$token' -X POST $base/video/v1/uploads -H 'Content-Type: application/json' \\
+         -d '{"cors_origin": "*", "new_asset_settings": {"playback_policies": ["public"]}}'
+    curl -T video.mp4 "<the url from the answer>"
+    curl -s -u '$token' $base/video/v1/assets
+
+MSG
+wait -n "${pids[@]}"

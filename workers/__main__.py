@@ -18,6 +18,7 @@ from saq.types import PartialTimersDict
 from gateway.jobs import PROCESS_ASSET, JobQueue
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
+from gateway.webhooks.runner import WebhookRunner
 from workers.jobs import JOBS, RESOURCES, process_asset
 from workers.resources import Resources
 
@@ -75,10 +76,13 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(worker.start())
     reaper = asyncio.create_task(requeue_lost_jobs(settings, resources, jobs))
+    webhooks = WebhookRunner(settings)
+    await webhooks.start()
     log.info("worker.started", extra={"queue": worker.queue.name, "concurrency": settings.jobs.concurrency})
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     reaper.cancel()
+    await webhooks.stop()
     await worker.stop()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task

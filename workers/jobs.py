@@ -26,6 +26,7 @@ from workers.resources import Resources
 
 log = logging.getLogger("workers.jobs")
 RESOURCES = "resources"
+TRANSIENT = ("download_failed", "internal")   # MediaError types worth another attempt
 JOBS = "jobs"
 
 
@@ -60,7 +61,10 @@ async def process_asset(ctx: dict[str, Any], *, asset_id: str) -> str:
             outcome = await _process(res, asset_id)
     except Exception as exc:
         if job is not None and job.attempts >= job.retries:   # out of retries: say so on the asset
-            outcome = await _fail(res, asset_id, "internal_error", f"processing failed: {exc.__class__.__name__}")
+            if isinstance(exc, MediaError):
+                await _fail(res, asset_id, exc.type, exc.message)
+            else:
+                await _fail(res, asset_id, "internal_error", f"processing failed: {exc.__class__.__name__}")
             await ctx[JOBS].settled(asset_id)
         raise
     await ctx[JOBS].settled(asset_id)
@@ -82,7 +86,7 @@ async def _process(res: Resources, asset_id: str) -> str:
     try:
         analysis = await analyse(source, tier=tier, timeout=limits.probe_timeout)
     except MediaError as exc:
-        return await _fail(res, asset_id, exc.type, exc.message)
+        return await _media_failure(res, asset_id, exc)
     fields = analysis.to_asset_fields()
     fields["progress"] = {"state": "ingesting" if analysis.is_standard else "transcoding", "progress": 0}
     await res.assets.update(asset_id, fields)
@@ -98,11 +102,18 @@ async def _process(res: Resources, asset_id: str) -> str:
         dest = str(Path(tmp) / "master.mp4")
         try:
             if analysis.is_standard:
-                await remux(source, dest, analysis, timeout=limits.timeout)
+                try:
+                    await remux(source, dest, analysis, timeout=limits.timeout)
+                except MediaError as exc:   # a copy ffmpeg refuses can still be re-encoded
+                    if exc.type in TRANSIENT:
+                        raise
+                    log.warning("asset.remux_failed", extra={"asset_id": asset_id, "error": exc.message})
+                    await standardise(source, dest, analysis, tier=tier, timeout=limits.timeout,
+                                      progress=progress)
             else:
                 await standardise(source, dest, analysis, tier=tier, timeout=limits.timeout, progress=progress)
         except MediaError as exc:
-            return await _fail(res, asset_id, exc.type, exc.message)
+            return await _media_failure(res, asset_id, exc)
         size = await res.storage.put_object(master_name(asset_id), dest)
         renditions = None
         if asset.get("static_renditions"):
@@ -133,6 +144,13 @@ async def _process(res: Resources, asset_id: str) -> str:
         await res.masters.publish(asset_id)
     log.info("asset.ready", extra={"asset_id": asset_id, "standard": analysis.is_standard})
     return "ready"
+
+
+async def _media_failure(res: Resources, asset_id: str, exc: MediaError) -> str:
+    """A problem with the file is the answer (``errored``); a problem reaching it is retried."""
+    if exc.type in TRANSIENT:
+        raise exc
+    return await _fail(res, asset_id, exc.type, exc.message)
 
 
 async def _fail(res: Resources, asset_id: str, error_type: str, message: str) -> str:

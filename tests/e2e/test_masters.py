@@ -50,9 +50,10 @@ def test_master_and_static_renditions(gateway_factory: Any, worker_factory: Any,
     upload = api(gateway.url, "POST", "/video/v1/uploads", {"cors_origin": "*", "new_asset_settings": {
         "master_access": "temporary",
         "static_renditions": [{"resolution": "highest"}, {"resolution": "audio-only"}]}})["data"]
-    preparing = None
     put_file(upload["url"], standard_clip)
-    asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"})
+    # master.ready follows asset.ready (as with Mux): wait for both
+    asset = wait_asset(gateway.url, upload["id"], {"errored"},
+                       check=lambda a: a["status"] == "ready" and a.get("master", {}).get("status") == "ready")
     assert asset["status"] == "ready", asset
     preparing = asset.get("master")
     assert preparing is not None and preparing["status"] == "ready"
@@ -109,8 +110,9 @@ def test_master_access_requested_while_preparing_and_bad_requests(
         except urllib.error.HTTPError as exc:
             assert exc.code == 400
     worker_factory()           # the worker starts only now: the master is published when it is made
-    asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"})
-    assert asset["master"]["status"] == "ready"
+    asset = wait_asset(gateway.url, upload["id"], {"errored"},
+                       check=lambda a: a.get("master", {}).get("status") == "ready")
+    assert asset["status"] == "ready" and asset["master"]["status"] == "ready"
     video = next(s for s in probe(master_location(settings_data, asset_id))["streams"]
                  if s["codec_type"] == "video")
     assert video["codec_name"] == "h264"
