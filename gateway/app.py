@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from gateway.api.livepeer import LivepeerApi
@@ -17,8 +19,9 @@ from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
 from gateway.catalog.masters import DownloadLinks, MasterAccess
 from gateway.catalog.uploads import DirectUploads
-from gateway.http import error_middleware
+from gateway.http import BACKEND_ERROR, Handler, error_middleware
 from gateway.jobs import JobQueue
+from gateway.metrics import JobTimings, Metrics
 from gateway.models import Upload
 from gateway.protocols.tus import TusProtocol
 from gateway.service import UploadService
@@ -29,6 +32,7 @@ from gateway.state.redis import RedisState
 from gateway.storage.base import Storage
 from gateway.storage.filesystem import FilesystemStorage
 from gateway.storage.s3 import S3Storage
+from gateway.webhooks.api import DeliveryApi
 
 log = logging.getLogger("gateway.app")
 
@@ -41,6 +45,8 @@ ASSETS = web.AppKey("assets", AssetStore)
 EVENTS = web.AppKey("events", EventLog)
 JOBS = web.AppKey("jobs", JobQueue)
 MASTERS = web.AppKey("masters", MasterAccess)
+METRICS = web.AppKey("metrics", Metrics)
+DRAINING = web.AppKey("draining", list[bool])
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -69,6 +75,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     assets, events = AssetStore(redis, keys.prefix), EventLog(redis, keys.prefix)
     uploads = DirectUploads(redis, keys.prefix, service, assets, events, base_url=settings.server.base_url,
                             enqueue=jobs.enqueue_asset)
+    metrics = app[METRICS]
+    service.on_create.append(metrics.on_created)
+    service.on_complete.append(metrics.on_finished)
+    service.on_terminate.append(metrics.on_terminated)
+    service.on_bytes.append(metrics.bytes_received.inc)
     app[REDIS], app[STORAGE], app[SERVICE] = redis, storage, service
     app[UPLOADS], app[ASSETS], app[EVENTS], app[JOBS] = uploads, assets, events, jobs
     app[MASTERS] = MasterAccess(redis, keys.prefix, assets, events, DownloadLinks(storage, settings))
@@ -96,6 +107,45 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    metrics = request.app[METRICS]
+    metrics.in_flight.inc()
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        metrics.in_flight.dec()
+        metrics.requests.labels(request.method, str(status)).inc()
+        metrics.request_seconds.labels(request.method).observe(time.perf_counter() - started)
+        if backend := request.get(BACKEND_ERROR):
+            metrics.errors.labels(backend).inc()
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    snapshot = metrics.snapshot
+    try:
+        async with asyncio.timeout(3):
+            queue = request.app[JOBS].queue
+            snapshot.depth = {state: float(await queue.count(state))
+                              for state in ("queued", "active", "incomplete")}
+            snapshot.jobs = await JobTimings(request.app[REDIS], request.app[SETTINGS].redis.key_prefix).read()
+    except Exception:
+        metrics.errors.labels("redis").inc()
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready for traffic: Redis and storage answer and the process is not shutting down."""
+    if request.app[DRAINING][0]:
+        return web.json_response({"status": "draining"}, status=503)
+    return await healthz(request)
+
+
 async def healthz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     try:
@@ -116,8 +166,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    app = web.Application(middlewares=[metrics_middleware, error_middleware], client_max_size=1024**2)
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[DRAINING] = [False]
     app.cleanup_ctx.extend([_resources, _sweeper])
     auth = Authenticator(settings.auth.tokens)
 
@@ -133,11 +185,15 @@ def create_app(settings: Settings) -> web.Application:
         livepeer = LivepeerApi(uploads, app[ASSETS], auth,
                                default_timeout=settings.direct_uploads.default_timeout)
         app.router.add_routes(tus.routes() + mux.routes() + livepeer.routes())
+        app.router.add_routes(DeliveryApi(app[REDIS], settings.redis.key_prefix, auth).routes())
 
     async def on_shutdown(app: web.Application) -> None:
+        app[DRAINING][0] = True
         app[SERVICE].locker.stop_all()
 
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     return app

@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from gateway.errors import GatewayError, Unavailable
+from gateway.errors import GatewayError, StorageUnavailable, Unavailable
 
 log = logging.getLogger("gateway.http")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 upload_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("upload_id", default="")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BACKEND_ERROR = "backend_error"   # request key: which backend failed ("redis" / "storage"), for metrics
 
 
 def error_response(exc: GatewayError) -> web.Response:
@@ -36,12 +37,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except GatewayError as exc:
+        if isinstance(exc, StorageUnavailable):
+            request[BACKEND_ERROR] = "storage"
         response = error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         response = error_response(_from_http_exception(exc))
     except RedisError as exc:
+        request[BACKEND_ERROR] = "redis"
         log.warning("request.redis_error", extra={"error": repr(exc)})
         response = error_response(Unavailable("the state store (Redis) is unavailable; retry shortly",
                                               headers={"Retry-After": "1"}))

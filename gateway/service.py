@@ -59,6 +59,8 @@ class UploadService:
         self.storage = storage
         self.settings = settings
         self.preferred_part_size = preferred_part_size
+        self.on_create: list[Listener] = []
+        self.on_bytes: list[Callable[[int], None]] = []   # bytes durably stored by one request
         self.on_complete: list[Listener] = []
         self.on_terminate: list[EndListener] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -115,6 +117,8 @@ class UploadService:
         upload = upload.with_(storage=await self.storage.create(upload))
         await self.state.create(upload)
         log.info("upload.created", extra={"upload_id": upload.id, "length": length})
+        for listener in self.on_create:
+            await listener(upload)
         if length == 0 and concat is not ConcatKind.FINAL:
             async with self.locker.hold(upload.id, self.settings.lock_timeout) as lease:
                 upload = await self._finish(upload, lease)
@@ -195,6 +199,8 @@ class UploadService:
                     journal.discard()
             await journal.run_actions()
             upload = await self.get(upload_id)
+            for count in self.on_bytes:
+                count(upload.offset - offset)
             if upload.length is not None and upload.offset == upload.length:
                 upload = await self._finish(upload, lease)
             elif upload.offset != offset:

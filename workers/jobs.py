@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,14 @@ async def heartbeat(job: Job | None, every: float) -> AsyncIterator[None]:
 async def process_asset(ctx: dict[str, Any], *, asset_id: str) -> str:
     res: Resources = ctx[RESOURCES]
     job: Job | None = ctx.get("job")
+    started = time.monotonic()
     try:
         async with heartbeat(job, max(res.settings.jobs.heartbeat / 3, 0.5)):
             outcome = await _process(res, asset_id)
+        await res.timings.observe(outcome, time.monotonic() - started)
     except Exception as exc:
+        with contextlib.suppress(Exception):
+            await res.timings.observe("failed", time.monotonic() - started)
         if job is not None and job.attempts >= job.retries:   # out of retries: say so on the asset
             if isinstance(exc, MediaError):
                 await _fail(res, asset_id, exc.type, exc.message)

@@ -11,6 +11,7 @@ from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
 from gateway.catalog.masters import DownloadLinks, MasterAccess
 from gateway.catalog.records import RecordStore
+from gateway.metrics import JobTimings
 from gateway.settings import Settings
 from gateway.state.keys import Keys
 from gateway.state.redis import RedisState
@@ -27,6 +28,7 @@ class Resources:
     events: EventLog
     uploads: RecordStore
     masters: MasterAccess
+    timings: JobTimings
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -37,7 +39,7 @@ class Resources:
         masters = MasterAccess(redis, keys.prefix, assets, events, DownloadLinks(storage, settings))
         return cls(settings=settings, redis=redis, storage=storage, state=RedisState(redis, keys),
                    assets=assets, events=events, uploads=RecordStore(redis, keys.prefix, "upload"),
-                   masters=masters)
+                   masters=masters, timings=JobTimings(redis, keys.prefix))
 
     async def close(self) -> None:
         await self.storage.close()

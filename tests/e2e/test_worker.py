@@ -112,6 +112,10 @@ def test_standard_upload_becomes_ready_with_its_description(
     types = events(settings_data, asset["id"])
     assert types.count("video.asset.created") == 1 and types.count("video.asset.ready") == 1
     assert "video.asset.non_standard_input_detected" not in types
+    with urllib.request.urlopen(gateway.url + "/metrics", timeout=10) as resp:
+        metrics = resp.read().decode()
+    assert 'upgw_job_duration_seconds_count{outcome="ready"} 1.0' in metrics
+    assert "upgw_uploads_finished_total 1.0" in metrics
 
 
 @pytest.mark.parametrize("backend", ["filesystem"], indirect=True)
