@@ -1,4 +1,8 @@
-"""``python -m gateway [--config PATH]``: run the gateway."""
+"""``python -m gateway [--config PATH]``: run the gateway.
+
+``python -m gateway upload FILE ...`` runs the command-line uploader instead (:mod:`gateway.cli`); the
+server's modules are imported only when the server runs, so the uploader starts quickly.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,28 @@ import logging
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
-from gateway.app import create_app
-from gateway.logs import configure_logging
-from gateway.settings import load_settings
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway", description="Resumable-upload gateway")
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["upload"]:
+        from gateway.cli import main as cli_main
+        return cli_main(args_list, prog="python -m gateway")
+    parser = argparse.ArgumentParser(prog="python -m gateway", description="Resumable-upload gateway",
+                                     epilog="python -m gateway upload FILE uploads a file through a running "
+                                            "gateway (see python -m gateway upload --help)")
     parser.add_argument("--config", type=Path, default=None,
                         help="YAML settings file (default: ./config.yaml if present)")
     args = parser.parse_args(argv)
     path = args.config
     if path is None and Path("config.yaml").exists():
         path = Path("config.yaml")
+
+    from aiohttp import web
+
+    from gateway.app import create_app
+    from gateway.logs import configure_logging
+    from gateway.settings import load_settings
+
     try:
         settings = load_settings(path)
     except (OSError, ValueError) as exc:

@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from gateway.api import openapi
 from gateway.api.livepeer import LivepeerApi
 from gateway.api.mux import MuxApi
 from gateway.auth import Authenticator
@@ -32,6 +33,7 @@ from gateway.state.redis import RedisState
 from gateway.storage.base import Storage
 from gateway.storage.filesystem import FilesystemStorage
 from gateway.storage.s3 import S3Storage
+from gateway.ui import uploader_routes
 from gateway.webhooks.api import DeliveryApi
 
 log = logging.getLogger("gateway.app")
@@ -184,7 +186,8 @@ def create_app(settings: Settings) -> web.Application:
         mux = MuxApi(uploads, app[ASSETS], app[EVENTS], app[SERVICE], auth, app[MASTERS])
         livepeer = LivepeerApi(uploads, app[ASSETS], auth,
                                default_timeout=settings.direct_uploads.default_timeout)
-        app.router.add_routes(tus.routes() + mux.routes() + livepeer.routes())
+        app.router.add_routes(tus.routes() + mux.routes() + livepeer.routes()
+                              + openapi.routes(settings.server.base_url))
         app.router.add_routes(DeliveryApi(app[REDIS], settings.redis.key_prefix, auth).routes())
 
     async def on_shutdown(app: web.Application) -> None:
@@ -194,6 +197,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_routes(uploader_routes(settings.server.base_url))
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     return app

@@ -59,7 +59,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _from_http_exception(exc: web.HTTPException) -> GatewayError:
-    error = GatewayError(exc.reason)
+    keep = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+    error = GatewayError(exc.reason, headers=keep)
     error.status = exc.status
     error.type = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "invalid_request")
     return error

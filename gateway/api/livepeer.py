@@ -40,7 +40,7 @@ class LivepeerApi:
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/api/asset/request-upload", self.request_upload),
-                web.get("/api/asset/{id}", self.get_asset)]
+                web.get("/api/asset/{id:(?!request-upload$)[^/]+}", self.get_asset)]
 
     def _index(self, asset_id: str) -> str:
         return f"{self.uploads.records.prefix}:{{{asset_id}}}:livepeer"

@@ -4,10 +4,19 @@ values are 400 ``invalid_parameters`` with one readable message per problem."""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from gateway.errors import BadRequest, UnsupportedMediaType
 
@@ -59,9 +68,14 @@ class NewAssetSettings(_Strict):
     copy_overlays: StrictBool | None = None
 
 
+def _whole_float(value: Any) -> Any:
+    """JSON has one number type: 3600.0 is the integer 3600 (but "3600" and true stay wrong)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class CreateUpload(_Strict):
     cors_origin: StrictStr | None = Field(default=None, max_length=2048)
-    timeout: StrictInt = Field(default=3600, ge=60, le=604800)
+    timeout: Annotated[StrictInt, BeforeValidator(_whole_float)] = Field(default=3600, ge=60, le=604800)
     new_asset_settings: NewAssetSettings | None = None
     test: StrictBool = False
 
@@ -115,9 +129,12 @@ def settings_dump(settings: NewAssetSettings | None) -> dict[str, Any]:
 
 
 def query_int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
-    value = request.query.get(name)
-    if value is None or value == "":
+    values = request.query.getall(name, [])
+    if not values:
         return default
+    if len(values) > 1:
+        raise BadRequest(f"{name} is given more than once")
+    value = values[0]
     try:
         number = int(value)
     except ValueError:

@@ -1,0 +1,148 @@
+"""The OpenAPI 3.1 description of the JSON API, served at ``/openapi.json``.
+
+Request bodies come from the same pydantic models that validate them, so the description cannot drift
+from what the server accepts; response shapes are written out here and checked by schemathesis in CI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic.json_schema import models_json_schema
+
+from gateway.api.schemas import CreateUpload, LivepeerRequestUpload, UpdateMasterAccess
+
+REF = "#/components/schemas/{model}"
+UPLOAD_STATUS = ["waiting", "asset_created", "errored", "cancelled", "timed_out"]
+ASSET_STATUS = ["preparing", "ready", "errored"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _data(schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "object", "required": ["data"], "properties": {"data": schema, **extra}}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {"default": _json("An error", _ref("Error"))}
+ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+PAGING = [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+          {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}}]
+
+RESPONSE_SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["type", "messages"],
+        "properties": {"type": {"type": "string"}, "messages": {"type": "array", "items": {"type": "string"}}}}}},
+    "Upload": {"type": "object", "required": ["id", "url", "status", "timeout", "new_asset_settings", "test"],
+               "properties": {
+                   "id": {"type": "string"}, "url": {"type": "string", "format": "uri"},
+                   "tus_endpoint": {"type": "string", "format": "uri"},
+                   "status": {"enum": UPLOAD_STATUS},
+                   "timeout": {"type": "integer", "minimum": 60, "maximum": 604800},
+                   "cors_origin": {"type": "string"}, "new_asset_settings": {"type": "object"},
+                   "asset_id": {"type": "string"}, "test": {"type": "boolean"},
+                   "error": {"type": "object", "required": ["type", "message"],
+                             "properties": {"type": {"type": "string"}, "message": {"type": "string"}}}}},
+    "Asset": {"type": "object", "required": ["id", "created_at", "status"], "properties": {
+        "id": {"type": "string"}, "created_at": {"type": "string"}, "status": {"enum": ASSET_STATUS},
+        "upload_id": {"type": "string"}, "ingest_type": {"const": "on_demand_direct_upload"},
+        "duration": {"type": "number"}, "aspect_ratio": {"type": "string"},
+        "resolution_tier": {"enum": ["audio-only", "720p", "1080p", "1440p", "2160p"]},
+        "max_resolution_tier": {"enum": ["1080p", "1440p", "2160p"]},
+        "master_access": {"enum": ["temporary", "none"]},
+        "master": {"type": "object", "required": ["status"], "properties": {
+            "status": {"enum": ["ready", "preparing", "errored"]}, "url": {"type": "string"}}},
+        "tracks": {"type": "array", "items": {"type": "object"}},
+        "non_standard_input_reasons": {"type": "object", "additionalProperties": {"type": "string"}},
+        "errors": {"type": "object", "properties": {"type": {"type": "string"},
+                                                     "messages": {"type": "array", "items": {"type": "string"}}}},
+        "progress": {"type": "object", "properties": {
+            "state": {"enum": ["ingesting", "transcoding", "completed", "live", "errored"]},
+            "progress": {"type": "number", "minimum": -1, "maximum": 100}}}}},
+    "LivepeerAsset": {"type": "object", "required": ["id", "playbackId", "status"], "properties": {
+        "id": {"type": "string"}, "playbackId": {"type": "string"}, "name": {"type": "string"},
+        "status": {"type": "object", "required": ["phase"], "properties": {
+            "phase": {"enum": ["waiting", "uploading", "processing", "ready", "failed"]}}}}},
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+}
+
+
+def build_spec(base_url: str) -> dict[str, Any]:
+    _, request_schemas = models_json_schema(
+        [(m, "validation") for m in (CreateUpload, UpdateMasterAccess, LivepeerRequestUpload)],
+        ref_template=REF)
+    body = {name: {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+            for name in ("CreateUpload", "UpdateMasterAccess", "LivepeerRequestUpload")}
+    upload, asset = _ref("Upload"), _ref("Asset")
+    paths: dict[str, Any] = {
+        "/video/v1/uploads": {
+            "post": {"operationId": "create-direct-upload", "requestBody": body["CreateUpload"],
+                     "responses": {"201": _json("Created", _data(upload)), **ERRORS}},
+            "get": {"operationId": "list-direct-uploads", "parameters": PAGING,
+                    "responses": {"200": _json("A page", _data({"type": "array", "items": upload})), **ERRORS}}},
+        "/video/v1/uploads/{id}": {"get": {
+            "operationId": "get-direct-upload", "parameters": ID,
+            "responses": {"200": _json("The upload", _data(upload)), **ERRORS}}},
+        "/video/v1/uploads/{id}/cancel": {"put": {
+            "operationId": "cancel-direct-upload", "parameters": ID,
+            "responses": {"200": _json("Cancelled", _data(upload)), **ERRORS}}},
+        "/video/v1/assets": {"get": {
+            "operationId": "list-assets",
+            "parameters": [*PAGING, {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                           {"name": "upload_id", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": _json("A page", _data({"type": "array", "items": asset}, next_cursor={
+                "type": ["string", "null"]})), **ERRORS}}},
+        "/video/v1/assets/{id}": {
+            "get": {"operationId": "get-asset", "parameters": ID,
+                    "responses": {"200": _json("The asset", _data(asset)), **ERRORS}},
+            "delete": {"operationId": "delete-asset", "parameters": ID,
+                       "responses": {"204": {"description": "Deleted"}, **ERRORS}}},
+        "/video/v1/assets/{id}/master-access": {"put": {
+            "operationId": "update-asset-master-access", "parameters": ID,
+            "requestBody": body["UpdateMasterAccess"],
+            "responses": {"200": _json("The asset", _data(asset)), **ERRORS}}},
+        "/api/asset/request-upload": {"post": {
+            "operationId": "livepeer-request-upload", "requestBody": body["LivepeerRequestUpload"],
+            "responses": {"200": _json("Upload URLs", {
+                "type": "object", "required": ["url", "tusEndpoint", "asset", "task"],
+                "properties": {"url": {"type": "string"}, "tusEndpoint": {"type": "string"},
+                               "asset": _ref("LivepeerAsset"),
+                               "task": {"type": "object", "required": ["id"],
+                                        "properties": {"id": {"type": "string"}}}}}), **ERRORS}}},
+        "/api/asset/{id}": {"get": {
+            "operationId": "livepeer-get-asset", "parameters": ID,
+            "responses": {"200": _json("The asset", _ref("LivepeerAsset")), **ERRORS}}},
+        "/healthz": {"get": {"operationId": "healthz", "security": [],
+                             "responses": {"200": _json("Healthy", _ref("Health")),
+                                           "503": _json("Unhealthy", _ref("Health"))}}},
+        "/readyz": {"get": {"operationId": "readyz", "security": [],
+                            "responses": {"200": _json("Ready", _ref("Health")),
+                                          "503": _json("Not ready", _ref("Health"))}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "upload-gateway API", "version": "1",
+                 "description": "Mux-compatible direct uploads and assets, and Livepeer's request-upload."},
+        "servers": [{"url": base_url}],
+        "security": [{"basicAuth": []}, {"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"},
+                                "bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": {**request_schemas.get("$defs", {}), **RESPONSE_SCHEMAS}},
+    }
+
+
+def routes(base_url: str) -> list[web.RouteDef]:
+    spec = build_spec(base_url)
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    return [web.get("/openapi.json", openapi)]

@@ -1,0 +1,140 @@
+"""``upload FILE``: create (or find again) a direct upload, send the bytes, wait for the asset.
+
+The run goes through phases (``start`` → ``upload`` → ``wait``); the phase and the resume record decide
+what an interruption or a lost gateway tells the user to do next. The resume record is removed only
+when the run ends with a final answer (asset ready or errored, upload errored, or ``--no-wait`` done).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, TextIO
+
+from gateway.cli.api import Api, Credentials
+from gateway.cli.console import Console
+from gateway.cli.errors import EXIT_ERRORED, EXIT_READY, CliError, HttpError, UploadErrored, UploadUnavailable
+from gateway.cli.http import Backoff
+from gateway.cli.options import UploadOptions
+from gateway.cli.state import FileIdentity, ResumeRecord, StateStore
+from gateway.cli.summary import describe
+from gateway.cli.transfer import Transfer
+from gateway.cli.wait import AssetWaiter, asset_id_of
+
+
+class UploadCommand:
+    def __init__(self, options: UploadOptions, console: Console, out: TextIO, rerun: str) -> None:
+        self.options = options
+        self.console = console
+        self.out = out
+        self.rerun = rerun          # the command line to run again to resume
+        self.phase = "start"
+        self.record: ResumeRecord | None = None
+        self.transfer: Transfer | None = None
+        self.waiter: AssetWaiter | None = None
+        self.store = StateStore(options.state_dir)
+
+    def run(self) -> int:
+        path = self.options.file
+        if not path.is_file():
+            raise CliError(f"{path}: not a readable file")
+        api = Api(self.options.url, Credentials.parse(self.options.token),
+                  backoff=Backoff(retries=self.options.retries), notice=self.console.say)
+        identity = FileIdentity.of(path, self.options.url)
+        uploaded = self._upload(api, identity)
+        if not self.options.wait:
+            return self._finish_without_waiting(api, identity)
+        self.phase = "wait"
+        self.waiter = AssetWaiter(api, self.console)
+        try:
+            asset = self.waiter.wait(uploaded.upload_id, self.options.timeout)
+        except UploadErrored:
+            self.store.forget(identity)
+            raise
+        self.store.forget(identity)
+        self._print(asset, uploaded.upload_id)
+        return EXIT_READY if asset.get("status") == "ready" else EXIT_ERRORED
+
+    def _upload(self, api: Api, identity: FileIdentity) -> ResumeRecord:
+        """Send the file, resuming a stored upload if there is one that still takes bytes."""
+        record = self.store.load(identity)
+        for _ in range(2):
+            if record is not None:
+                record, finished = self._check_stored(api, record)
+                if record is not None and finished:
+                    self.record = record
+                    return record
+            resume = record is not None
+            if record is None:
+                upload = api.create_upload(self.options.new_asset_settings())
+                record = self.store.save(identity, upload)
+                self.console.say(f"created upload {record.upload_id} (resume state: {self.store.path(identity)})")
+            self.record = record
+            self.phase = "upload"
+            self.transfer = Transfer(self.options.file, record, chunk_size=self.options.chunk_size,
+                                     backoff=Backoff(retries=self.options.retries), console=self.console)
+            started = time.monotonic()
+            try:
+                self.transfer.run(resume=resume)
+            except UploadUnavailable as exc:
+                if not resume:
+                    raise
+                self._drop(identity, f"{exc}")
+                record = None
+                continue
+            self.console.say(f"upload {record.upload_id} complete ({identity.length} bytes; this run took "
+                             f"{time.monotonic() - started:.1f}s)")
+            return record
+        raise CliError("the gateway keeps losing the upload; giving up")
+
+    def _check_stored(self, api: Api, record: ResumeRecord) -> tuple[ResumeRecord | None, bool]:
+        """(record, finished) for a stored upload; (None, False) when it cannot be continued."""
+        try:
+            upload = api.get_upload(record.upload_id)
+            finished = asset_id_of(upload) is not None
+        except (UploadUnavailable, UploadErrored) as exc:
+            self._drop(record.identity, str(exc))
+            return None, False
+        except HttpError as exc:
+            if exc.status != 404:
+                raise
+            self._drop(record.identity, f"upload {record.upload_id} no longer exists")
+            return None, False
+        if finished:
+            self.console.say(f"upload {record.upload_id} was already finished; waiting for its asset")
+        return record, finished
+
+    def _drop(self, identity: FileIdentity, why: str) -> None:
+        self.store.forget(identity)
+        self.console.say(f"the stored upload cannot be continued ({why}); starting a new upload")
+
+    def _finish_without_waiting(self, api: Api, identity: FileIdentity) -> int:
+        assert self.record is not None
+        upload = api.get_upload(self.record.upload_id)
+        self.store.forget(identity)
+        if self.options.json:
+            self._write(json.dumps(upload, indent=2))
+        else:
+            asset = f"; asset {upload['asset_id']} is being prepared" if upload.get("asset_id") else ""
+            self._write(f"upload {upload['id']} {upload.get('status')}{asset}")
+        return EXIT_ERRORED if upload.get("status") == "errored" else EXIT_READY
+
+    def _print(self, asset: dict[str, Any], upload_id: str) -> None:
+        self._write(json.dumps(asset, indent=2) if self.options.json else describe(asset, upload_id))
+
+    def _write(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def next_step(self) -> str:
+        """What to do after the run was interrupted or lost the gateway in the current phase."""
+        if self.record is None:
+            return "nothing was uploaded"
+        if self.phase == "wait":
+            asset = self.waiter.asset_id if self.waiter is not None else None
+            what = f"asset {asset}" if asset else f"the asset of upload {self.record.upload_id}"
+            return f"the upload is complete; run the same command again to keep waiting for {what}:\n  {self.rerun}"
+        done = (f" (at least {self.transfer.offset} of {self.transfer.length} bytes are stored)"
+                if self.transfer else "")
+        return (f"upload {self.record.upload_id} is resumable{done}; run the same command again to "
+                f"continue from the server's offset:\n  {self.rerun}")

@@ -1,0 +1,25 @@
+"""``GET /video/v1/webhook-deliveries``: the newest delivery attempts, newest first (API token required)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from gateway.api.mux import data
+from gateway.api.schemas import query_int
+from gateway.auth import Authenticator
+from gateway.webhooks.store import DeliveryStore
+
+
+class DeliveryApi:
+    def __init__(self, redis: Redis, prefix: str, auth: Authenticator) -> None:
+        self.store = DeliveryStore(redis, prefix)
+        self.auth = auth
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/video/v1/webhook-deliveries", self.list_deliveries)]
+
+    async def list_deliveries(self, request: web.Request) -> web.Response:
+        self.auth.check(request)
+        limit = query_int(request, "limit", 25, low=1, high=100)
+        return data(await self.store.recent(limit))
