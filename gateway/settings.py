@@ -72,6 +72,7 @@ class FilesystemSettings(BaseModel):
 
 class S3Settings(BaseModel):
     endpoint: str = "http://127.0.0.1:9000"
+    public_endpoint: str = ""            # the S3 endpoint users reach for presigned downloads (default: endpoint)
     access_key: str = "minioadmin"
     secret_key: SecretStr = SecretStr("minioadmin")
     bucket: str = "uploads"

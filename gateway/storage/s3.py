@@ -62,6 +62,11 @@ class S3Storage:
         self.client = Minio(url.netloc, access_key=settings.access_key,
                             secret_key=settings.secret_key.get_secret_value(),
                             secure=url.scheme == "https", region=settings.region)
+        public = urlsplit(settings.public_endpoint) if settings.public_endpoint else url
+        # presigned download URLs handed to users name the endpoint they can reach
+        self.public_client = Minio(public.netloc, access_key=settings.access_key,
+                                   secret_key=settings.secret_key.get_secret_value(),
+                                   secure=public.scheme == "https", region=settings.region)
         self.pool = ThreadPoolExecutor(settings.threads, thread_name_prefix="s3")
         self._http: aiohttp.ClientSession | None = None
 
@@ -223,8 +228,8 @@ class S3Storage:
         return (await aiofiles.os.stat(path)).st_size
 
     async def locate_object(self, name: str, ttl: float = 6 * 3600) -> str:
-        return await self._call(self.client.presigned_get_object, self.bucket, self.object_key(name),
-                                expires=timedelta(seconds=ttl))
+        return await self._call(self.public_client.presigned_get_object, self.bucket, self.object_key(name),
+                                expires=timedelta(seconds=min(ttl, 7 * 86400)))
 
     def read_object(self, name: str, start: int, end: int) -> AsyncIterator[bytes]:
         return self._get(self.object_key(name), start, end)
