@@ -68,12 +68,14 @@ async def head_latency(session: aiohttp.ClientSession, url: str, n: int = 300) -
 
 async def run(endpoint: str, pid: int, uploads: int, each: int) -> dict[str, object]:
     result: dict[str, object] = {}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+    timeout = aiohttp.ClientTimeout(total=120, sock_read=30)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
         started = time.perf_counter()
         await asyncio.gather(*(upload(session, endpoint, each) for _ in range(uploads)))
         elapsed = time.perf_counter() - started
         result["concurrent"] = {"uploads": uploads, "MiB_each": each / MiB, "seconds": round(elapsed, 2),
                                 "MiB_per_s": round(uploads * each / MiB / elapsed), "peak_rss_MiB": peak_rss_mib(pid)}
+        print("concurrent uploads done", result["concurrent"], file=sys.stderr, flush=True)
         probe = await create(session, endpoint, 10)
         stored = uploads + 1
         for target in (10, 1_000, 10_000):
@@ -81,6 +83,7 @@ async def run(endpoint: str, pid: int, uploads: int, each: int) -> dict[str, obj
                 batch = min(200, target - stored)
                 await asyncio.gather(*(create(session, endpoint, 10) for _ in range(batch)))
                 stored += batch
+            print(f"stored {stored} uploads; timing HEAD", file=sys.stderr, flush=True)
             p50, p99 = await head_latency(session, probe)
             result[f"head_ms_with_{max(target, stored)}_uploads"] = {"p50": round(p50, 2), "p99": round(p99, 2)}
     return result

@@ -61,8 +61,8 @@ def build_storage(settings: Settings) -> Storage:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     # A blocking pool: under a burst, requests wait for a connection instead of failing.
-    pool = BlockingConnectionPool.from_url(settings.redis.url, max_connections=64, timeout=10,
-                                           socket_timeout=10, health_check_interval=30)
+    pool = BlockingConnectionPool.from_url(settings.redis.url, max_connections=settings.redis.max_connections,
+                                           timeout=10, socket_timeout=10, health_check_interval=30)
     redis = Redis(connection_pool=pool)
     storage = build_storage(settings)
     if isinstance(storage, S3Storage):

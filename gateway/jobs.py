@@ -1,7 +1,9 @@
 """The job queue between the gateway and the workers (saq on Redis; see docs/decisions.md).
 
 The gateway only enqueues: one ``process_asset`` job per asset, keyed by the asset id, so a retried
-completion never queues the same asset twice while its job is queued, running or remembered.
+completion never queues the same asset twice while its job is queued or running. (saq accepts the key
+again once the job finished; the job then finds its asset done and returns, so a late duplicate costs
+one Redis read.)
 """
 
 from __future__ import annotations

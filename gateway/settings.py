@@ -64,6 +64,7 @@ class ServerSettings(BaseModel):
 class RedisSettings(BaseModel):
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "upgw"
+    max_connections: int = Field(default=256, ge=4, le=10000)   # per process; requests wait for one beyond it
 
 
 class FilesystemSettings(BaseModel):

@@ -34,7 +34,8 @@ token="$(.venv/bin/python -c 'import sys; from gateway.settings import load_sett
 cat <<MSG
 
   upload-gateway is running (Redis at $UPGW_REDIS__URL). Ctrl-C stops everything.
-  Try it:
+  Uploader page: $base/   (sign in with the token $token)
+  Or from a shell:
     curl -s -u '$token' -X POST $base/video/v1/uploads -H 'Content-Type: application/json' \\
          -d '{"cors_origin": "*", "new_asset_settings": {"playback_policies": ["public"]}}'
     curl -T video.mp4 "<the url from the answer>"

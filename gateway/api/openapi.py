@@ -118,6 +118,18 @@ def build_spec(base_url: str) -> dict[str, Any]:
         "/api/asset/{id}": {"get": {
             "operationId": "livepeer-get-asset", "parameters": ID,
             "responses": {"200": _json("The asset", _ref("LivepeerAsset")), **ERRORS}}},
+        "/video/v1/webhook-deliveries": {"get": {
+            "operationId": "list-webhook-deliveries",
+            "parameters": [{"name": "limit", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+            "responses": {"200": _json("Recent delivery attempts, newest first", _data({
+                "type": "array", "items": {"type": "object", "required": ["event_id", "type", "url", "attempt"],
+                                           "properties": {"event_id": {"type": "string"},
+                                                          "type": {"type": "string"},
+                                                          "url": {"type": "string"},
+                                                          "attempt": {"type": "integer"},
+                                                          "status_code": {"type": ["integer", "null"]},
+                                                          "state": {"type": "string"}}}})), **ERRORS}}},
         "/healthz": {"get": {"operationId": "healthz", "security": [],
                              "responses": {"200": _json("Healthy", _ref("Health")),
                                            "503": _json("Unhealthy", _ref("Health"))}}},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from gateway.cli.api import Api, Credentials
 from gateway.cli.console import Console
@@ -56,53 +56,50 @@ class UploadCommand:
         return EXIT_READY if asset.get("status") == "ready" else EXIT_ERRORED
 
     def _upload(self, api: Api, identity: FileIdentity) -> ResumeRecord:
-        """Send the file, resuming a stored upload if there is one that still takes bytes."""
-        record = self.store.load(identity)
-        for _ in range(2):
-            if record is not None:
-                record, finished = self._check_stored(api, record)
-                if record is not None and finished:
-                    self.record = record
-                    return record
-            resume = record is not None
-            if record is None:
-                upload = api.create_upload(self.options.new_asset_settings())
-                record = self.store.save(identity, upload)
-                self.console.say(f"created upload {record.upload_id} (resume state: {self.store.path(identity)})")
-            self.record = record
-            self.phase = "upload"
-            self.transfer = Transfer(self.options.file, record, chunk_size=self.options.chunk_size,
-                                     backoff=Backoff(retries=self.options.retries), console=self.console)
-            started = time.monotonic()
-            try:
-                self.transfer.run(resume=resume)
-            except UploadUnavailable as exc:
-                if not resume:
-                    raise
-                self._drop(identity, f"{exc}")
-                record = None
-                continue
-            self.console.say(f"upload {record.upload_id} complete ({identity.length} bytes; this run took "
-                             f"{time.monotonic() - started:.1f}s)")
-            return record
-        raise CliError("the gateway keeps losing the upload; giving up")
+        """Send the file: continue the stored upload if it still takes bytes, else start a new one."""
+        stored = self.store.load(identity)
+        if stored is not None:
+            state = self._stored_state(api, stored)
+            if state == "finished":
+                self.record = stored
+                return stored
+            if state == "resumable":
+                try:
+                    return self._send(stored, resume=True)
+                except UploadUnavailable as exc:
+                    self._drop(identity, str(exc))
+        upload = api.create_upload(self.options.new_asset_settings())
+        record = self.store.save(identity, upload)
+        self.console.say(f"created upload {record.upload_id} (resume state: {self.store.path(identity)})")
+        return self._send(record, resume=False)
 
-    def _check_stored(self, api: Api, record: ResumeRecord) -> tuple[ResumeRecord | None, bool]:
-        """(record, finished) for a stored upload; (None, False) when it cannot be continued."""
+    def _send(self, record: ResumeRecord, *, resume: bool) -> ResumeRecord:
+        self.record = record
+        self.phase = "upload"
+        self.transfer = Transfer(self.options.file, record, chunk_size=self.options.chunk_size,
+                                 backoff=Backoff(retries=self.options.retries), console=self.console)
+        started = time.monotonic()
+        self.transfer.run(resume=resume)
+        self.console.say(f"upload {record.upload_id} complete ({record.identity.length} bytes; this run took "
+                         f"{time.monotonic() - started:.1f}s)")
+        return record
+
+    def _stored_state(self, api: Api, record: ResumeRecord) -> Literal["resumable", "finished", "gone"]:
+        """What the gateway says about a stored upload (a gone one is forgotten, with a message)."""
         try:
-            upload = api.get_upload(record.upload_id)
-            finished = asset_id_of(upload) is not None
+            finished = asset_id_of(api.get_upload(record.upload_id)) is not None
         except (UploadUnavailable, UploadErrored) as exc:
             self._drop(record.identity, str(exc))
-            return None, False
+            return "gone"
         except HttpError as exc:
             if exc.status != 404:
                 raise
             self._drop(record.identity, f"upload {record.upload_id} no longer exists")
-            return None, False
+            return "gone"
         if finished:
             self.console.say(f"upload {record.upload_id} was already finished; waiting for its asset")
-        return record, finished
+            return "finished"
+        return "resumable"
 
     def _drop(self, identity: FileIdentity, why: str) -> None:
         self.store.forget(identity)

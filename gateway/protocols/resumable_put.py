@@ -43,9 +43,10 @@ async def drain(request: web.Request) -> None:
 
 
 def progress_response(upload: Upload) -> web.Response:
+    # an explicit type: browsers parse an untyped empty XHR answer as XML (and report the parse error)
     if upload.complete:
-        return web.Response(status=200)
-    response = web.Response(status=308, reason="Resume Incomplete")
+        return web.Response(status=200, content_type="text/plain")
+    response = web.Response(status=308, reason="Resume Incomplete", content_type="text/plain")
     if (header := stored_range(upload.offset)) is not None:
         response.headers["Range"] = header
     return response

@@ -104,15 +104,18 @@ class Locker:
     async def hold(self, upload_id: str, timeout: float) -> AsyncIterator[Lease]:
         """Acquire, keep refreshed while the block runs, and release at the end."""
         lease = Lease(upload_id, await self.acquire(upload_id, timeout))
-        watcher = asyncio.create_task(self._watch(lease))
+        done = asyncio.Event()
+        watcher = asyncio.create_task(self._watch(lease, done))
         self.active.add(lease)
         try:
             yield lease
         finally:
             self.active.discard(lease)
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            # Let the watcher finish its current refresh instead of cancelling it: a Redis command
+            # cancelled mid-flight can stall redis-py's connection clean-up for tens of seconds.
+            done.set()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(watcher)
             with contextlib.suppress(Exception):
                 await self.release(upload_id, lease.token)
 
@@ -121,11 +124,14 @@ class Locker:
         for lease in list(self.active):
             lease.request_stop()
 
-    async def _watch(self, lease: Lease) -> None:
+    async def _watch(self, lease: Lease, done: asyncio.Event) -> None:
         keys = [self.keys.lock(lease.upload_id), self.keys.release(lease.upload_id)]
         last_ok = time.monotonic()
         while True:
-            await asyncio.sleep(self.refresh_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.refresh_s)
+            if done.is_set():
+                return
             try:
                 state = await self._refresh(keys=keys, args=[lease.token, self.ttl_ms])
             except Exception:

@@ -14,6 +14,7 @@ gateway's public URL (where upload URLs point), ``X-Content-Type-Options: nosnif
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from gateway.errors import NotFound
 
+log = logging.getLogger("gateway.ui")
 STATIC_ROOT = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -71,13 +73,9 @@ def security_headers(upload_origin: str) -> dict[str, str]:
 class UploaderPage:
     def __init__(self, files: dict[str, StaticFile], *, upload_origin: str) -> None:
         if "index.html" not in files:
-            raise RuntimeError("gateway/ui/static/index.html is missing")
+            raise ValueError("the uploader page needs index.html")
         self.files = files
         self.headers = security_headers(upload_origin)
-
-    @classmethod
-    def for_gateway(cls, base_url: str) -> UploaderPage:
-        return cls(load_files(), upload_origin=origin_of(base_url))
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/", self.index), web.get("/static/{name:.+}", self.static)]
@@ -99,5 +97,10 @@ class UploaderPage:
 
 
 def uploader_routes(base_url: str) -> list[web.RouteDef]:
-    """The page's routes for a gateway whose upload URLs start with ``base_url``."""
-    return UploaderPage.for_gateway(base_url).routes()
+    """The page's routes for a gateway whose upload URLs start with ``base_url``; none (and a warning)
+    when the static files were not installed, so the API runs without the page."""
+    files = load_files()
+    if "index.html" not in files:
+        log.warning("ui.static_missing", extra={"path": str(STATIC_ROOT)})
+        return []
+    return UploaderPage(files, upload_origin=origin_of(base_url)).routes()

@@ -18,6 +18,7 @@ const state = {
   meter: null,
   paused: false,
   pollTimer: null,
+  pollRun: 0,
   expectAsset: false, // an upload just finished: poll fast until its asset shows up
 };
 const assets = new AssetList($("assets"), $("assets-empty"));
@@ -35,6 +36,7 @@ function showSignedIn(signedIn) {
 function signOut(message = "") {
   forgetToken();
   state.api = null;
+  state.pollRun += 1;
   clearTimeout(state.pollTimer);
   showSignedIn(false);
   $("login-error").textContent = message;
@@ -75,17 +77,25 @@ function startSession(api) {
 
 async function poll() {
   clearTimeout(state.pollTimer);
+  const run = ++state.pollRun; // a newer poll (Refresh, an upload finishing, sign-out) supersedes this one
   if (!state.api) return;
   let delay = SLOW_POLL_MS;
   try {
     const list = await state.api.listAssets(20);
+    if (run !== state.pollRun) return;
     assets.render(list);
     $("assets-error").textContent = "";
     $("assets-updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
-    const arrived = !assets.highlight || list.some((a) => a.id === assets.highlight);
-    if (arrived) state.expectAsset = false;
+    const mine = list.find((a) => a.id === assets.highlight);
+    if (mine || !assets.highlight) state.expectAsset = false;
+    const waiting = $("upload-status").textContent.endsWith("being prepared.");
+    if (mine && mine.status !== "preparing" && waiting) {
+      $("upload-status").textContent = mine.status === "ready" ? "Upload complete. The asset is ready."
+        : `Upload complete. The asset is ${mine.status}.`;
+    }
     if (state.expectAsset || list.some(isBusy)) delay = FAST_POLL_MS;
   } catch (error) {
+    if (run !== state.pollRun) return;
     if (error instanceof ApiError && error.status === 401) {
       signOut("The token is no longer accepted; sign in again.");
       return;
@@ -215,7 +225,12 @@ async function startUpload(event) {
   $("speed").textContent = "";
   $("eta").textContent = "";
   $("upload-id").textContent = `Direct upload ${upload.id}`;
-  await state.transfer.start();
+  try {
+    await state.transfer.start();
+  } catch (error) {
+    failed(error);
+    return;
+  }
   const how = state.transfer.resumedFrom ? "resuming from the bytes already stored"
     : continued ? "continuing the earlier upload" : "starting";
   $("upload-status").textContent = `Uploading ${file.name} with ${state.transfer.name} (${how})…`;
