@@ -23,20 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=None,
                         help="YAML settings file (default: ./config.yaml if present)")
     args = parser.parse_args(argv)
-    path = args.config
-    if path is None and Path("config.yaml").exists():
-        path = Path("config.yaml")
 
     from aiohttp import web
 
     from gateway.app import create_app
     from gateway.logs import configure_logging
-    from gateway.settings import load_settings
+    from gateway.settings import settings_for_command
 
-    try:
-        settings = load_settings(path)
-    except (OSError, ValueError) as exc:
-        print(f"gateway: cannot load settings: {exc}", file=sys.stderr)
+    settings = settings_for_command(args.config, "gateway")
+    if settings is None:
         return 2
     configure_logging(settings.log)
     logging.getLogger("gateway").info("gateway.starting", extra={

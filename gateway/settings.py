@@ -7,6 +7,7 @@ Precedence is environment > file > defaults. Sizes accept integers (bytes) or st
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -185,3 +186,15 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         data = loaded
     data.update(overrides)
     return Settings(**data)
+
+
+def settings_for_command(path: Path | None, prog: str) -> Settings | None:
+    """Settings for ``python -m gateway`` / ``python -m workers``: ``path``, else ``./config.yaml`` if
+    present, overlaid by the environment. None (after saying why on stderr) when they cannot be loaded."""
+    if path is None and Path("config.yaml").exists():
+        path = Path("config.yaml")
+    try:
+        return load_settings(path)
+    except (OSError, ValueError) as exc:
+        print(f"{prog}: cannot load settings: {exc}", file=sys.stderr)
+        return None

@@ -17,7 +17,7 @@ from saq.types import PartialTimersDict
 
 from gateway.jobs import PROCESS_ASSET, JobQueue
 from gateway.logs import configure_logging
-from gateway.settings import Settings, load_settings
+from gateway.settings import Settings, settings_for_command
 from gateway.webhooks.runner import WebhookRunner
 from workers.jobs import JOBS, RESOURCES, process_asset
 from workers.resources import Resources
@@ -96,13 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=None,
                         help="YAML settings file (default: ./config.yaml if present)")
     args = parser.parse_args(argv)
-    path = args.config
-    if path is None and Path("config.yaml").exists():
-        path = Path("config.yaml")
-    try:
-        settings = load_settings(path)
-    except (OSError, ValueError) as exc:
-        print(f"workers: cannot load settings: {exc}", file=sys.stderr)
+    settings = settings_for_command(args.config, "workers")
+    if settings is None:
         return 2
     configure_logging(settings.log)
     asyncio.run(run(settings))

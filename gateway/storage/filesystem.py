@@ -86,16 +86,8 @@ class FilesystemStorage:
         size = await asyncio.to_thread(copy)
         await journal.commit(Commit(old_offset=final.offset, new_offset=size))
 
-    async def read(self, upload: Upload, start: int, end: int) -> AsyncIterator[bytes]:
-        async with aiofiles.open(self.path(upload.id), "rb") as f:
-            await f.seek(start)
-            remaining = end - start
-            while remaining > 0:
-                chunk = await f.read(min(remaining, 1024 * 1024))
-                if not chunk:
-                    return
-                remaining -= len(chunk)
-                yield chunk
+    def read(self, upload: Upload, start: int, end: int) -> AsyncIterator[bytes]:
+        return _read_range(self.path(upload.id), start, end)
 
     async def delete(self, upload: Upload, journal: Journal) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -127,16 +119,8 @@ class FilesystemStorage:
     async def locate_object(self, name: str, ttl: float = 6 * 3600) -> str:
         return str(self.object_path(name))
 
-    async def read_object(self, name: str, start: int, end: int) -> AsyncIterator[bytes]:
-        async with aiofiles.open(self.object_path(name), "rb") as f:
-            await f.seek(start)
-            remaining = end - start
-            while remaining > 0:
-                chunk = await f.read(min(remaining, 1024 * 1024))
-                if not chunk:
-                    return
-                remaining -= len(chunk)
-                yield chunk
+    def read_object(self, name: str, start: int, end: int) -> AsyncIterator[bytes]:
+        return _read_range(self.object_path(name), start, end)
 
     async def object_size(self, name: str) -> int | None:
         try:
@@ -156,3 +140,15 @@ class FilesystemStorage:
 
     async def close(self) -> None:
         return None
+
+
+async def _read_range(path: Path, start: int, end: int) -> AsyncIterator[bytes]:
+    async with aiofiles.open(path, "rb") as f:
+        await f.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            chunk = await f.read(min(remaining, 1024 * 1024))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
