@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/quick_bench.py --size 1GiB
 
-Cells: this gateway (filesystem and s3 on SeaweedFS), @tus/server + file-store (npm), a bare aiohttp
+Cells: this gateway (filesystem and s3 on SeaweedFS), @tus/server + file-store (npm), tuspyserver (PyPI,
+in its own venv under bench/.venv-peers), a bare aiohttp
 handler writing the body to disk with fsync (ceiling), and the minio client's own multipart put into
 the same SeaweedFS (S3 ceiling). Clients: tus-js-client in Node (one PATCH, 8 MiB chunks) and tuspy.
 Prints MiB/s and the server's peak RSS (VmHWM). Figures on a 2-core VM swing by +-30%.
@@ -72,6 +73,22 @@ def tus_node(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}/files/"
 
 
+PEERS_VENV = HERE / ".venv-peers"
+
+
+def tuspy_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """tuspyserver (PyPI, FastAPI + uvicorn) in a venv of its own, so it never touches ours."""
+    if not (PEERS_VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+        subprocess.run([str(PEERS_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+                        "tuspyserver==4.4.3", "uvicorn==0.54.0"], check=True)
+    port = free_port()
+    (tmp / "tuspyserver-files").mkdir(exist_ok=True)
+    proc = start([str(PEERS_VENV / "bin" / "python"), str(HERE / "peers" / "tuspy_server.py"), str(port),
+                  str(tmp / "tuspyserver-files")], port)
+    return proc, f"http://127.0.0.1:{port}/files/"
+
+
 def bare_disk(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = start([sys.executable, str(HERE / "peers" / "bare_disk.py"), str(port), str(tmp / "bare.bin")], port)
@@ -138,6 +155,7 @@ def main() -> None:
             "gateway (filesystem)": lambda: gateway(tmp, redis.url, "filesystem", s3.endpoint),
             "gateway (s3 on SeaweedFS)": lambda: gateway(tmp, redis.url, "s3", s3.endpoint),
             "@tus/server + file-store": lambda: tus_node(tmp),
+            "tuspyserver 4.4.3 (FastAPI/uvicorn)": lambda: tuspy_server(tmp),
         }
         for name, factory in servers.items():
             for client_name, run in (("tus-js-client, one PATCH", lambda e: run_js(e, file, None)),

@@ -16,7 +16,7 @@ from gateway.core.checksum import Hasher
 from gateway.errors import GatewayError, PayloadTooLarge, UploadInterrupted
 from gateway.state.lock import Lease
 
-READ_SIZE = 1024 * 1024
+READ_SIZE = 256 * 1024
 
 
 class ClientGone(GatewayError):

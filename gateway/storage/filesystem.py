@@ -21,7 +21,7 @@ from gateway.models import Commit, Upload
 from gateway.storage.base import Journal
 
 COMMIT_EVERY = 64 * 1024 * 1024
-WRITE_BATCH = 1024 * 1024
+WRITE_BATCH = 256 * 1024
 
 
 class FilesystemStorage:
