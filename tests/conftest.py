@@ -170,7 +170,13 @@ class WorkerProcess:
     def stop(self, kill: bool = False) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill() if kill else self.proc.terminate()
-            self.proc.wait(20)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:   # the worker bounds its own shutdown at 12 s: say so
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError("python -m workers did not exit within 20 s of SIGTERM: "
+                                     + self.log.read_text()[-3000:]) from None
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from workers.jobs import JOBS, RESOURCES, process_asset
 from workers.resources import Resources
 
 log = logging.getLogger("workers")
+SHUTDOWN_LIMIT_S = 12
 
 
 def build_worker(settings: Settings, resources: Resources, jobs: JobQueue) -> Worker[Any]:
@@ -82,12 +83,17 @@ async def run(settings: Settings) -> None:
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     reaper.cancel()
-    await webhooks.stop()
-    await worker.stop()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    await jobs.close()
-    await resources.close()
+    try:
+        # a job in flight is cancelled (its ffmpeg killed) and retried elsewhere; never hang on exit
+        async with asyncio.timeout(SHUTDOWN_LIMIT_S):
+            await webhooks.stop()
+            await worker.stop()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            await jobs.close()
+            await resources.close()
+    except TimeoutError:
+        log.warning("worker.shutdown_timed_out", extra={"limit_s": SHUTDOWN_LIMIT_S})
     log.info("worker.stopped")
 
 

@@ -156,3 +156,31 @@ def test_killed_worker_mid_transcode_is_finished_once_by_another(
     assert video["codec_name"] == "h264" and video["pix_fmt"] == "yuv420p"
     types = events(settings_data, asset["id"])
     assert types.count("video.asset.ready") == 1 and types.count("video.asset.non_standard_input_detected") == 1
+
+
+@pytest.mark.parametrize("backend", ["filesystem"], indirect=True)
+def test_sigterm_mid_transcode_stops_promptly_and_the_job_finishes_elsewhere(
+        gateway_factory: Any, worker_factory: Any, settings_data: dict[str, Any],
+        long_nonstandard_clip: Path) -> None:
+    gateway = gateway_factory()
+    first = worker_factory()
+    upload = api(gateway.url, "POST", "/video/v1/uploads", {"cors_origin": "*"})["data"]
+    put_file(upload["url"], long_nonstandard_clip)
+    asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"},
+                       check=lambda a: a.get("progress", {}).get("state") == "transcoding")
+    assert asset["status"] == "preparing"
+    assert first.proc is not None
+    root = str(settings_data["storage"]["filesystem"]["root"])
+
+    def transcoders() -> bool:   # an ffmpeg reading from this test's storage
+        return subprocess.run(["pgrep", "-f", f"ffmpeg .*{root}"], capture_output=True).returncode == 0
+
+    assert transcoders()
+    started = time.monotonic()
+    first.proc.terminate()
+    assert first.proc.wait(15) == 0 and time.monotonic() - started < 15
+    assert not transcoders()      # the job's ffmpeg went with it
+    worker_factory()
+    asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"}, timeout=120)
+    assert asset["status"] == "ready", asset
+    assert events(settings_data, asset["id"]).count("video.asset.ready") == 1
