@@ -11,7 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.schemas import CreateUpload, UpdateMasterAccess, parse_body, query_int, settings_dump
+from gateway.api.schemas import (
+    CreateUpload,
+    UpdateAsset,
+    UpdateMasterAccess,
+    parse_body,
+    query_int,
+    settings_dump,
+)
 from gateway.auth import Authenticator
 from gateway.catalog.assets import AssetStore, public
 from gateway.catalog.events import EventLog
@@ -47,6 +54,7 @@ class MuxApi:
             web.get("/video/v1/assets", self.list_assets),
             web.get("/video/v1/assets/{id}", self.get_asset),
             web.delete("/video/v1/assets/{id}", self.delete_asset),
+            web.patch("/video/v1/assets/{id}", self.update_asset),
             web.put("/video/v1/assets/{id}/master-access", self.update_master_access),
             web.get("/downloads/{id}/{file}", self.download),
         ]
@@ -117,6 +125,21 @@ class MuxApi:
         await self.events.record("video.asset.deleted", "asset", asset["id"],
                                  {**public(asset), "status": "deleted"})
         return web.Response(status=204)
+
+    async def update_asset(self, request: web.Request) -> web.Response:
+        """Mux's asset update: ``passthrough`` and ``meta`` (``video.asset.updated``)."""
+        self.auth.check(request)
+        asset = await self._asset(request.match_info["id"])
+        body = await parse_body(request, UpdateAsset)
+        changes = body.model_dump(exclude_unset=True, exclude_none=False, mode="json")
+        if "meta" in changes and changes["meta"] is not None:
+            changes["meta"] = {k: v for k, v in changes["meta"].items() if v is not None}
+        removed = [k for k, v in changes.items() if v is None]
+        await self.assets.update(asset["id"], {k: v for k, v in changes.items() if v is not None})
+        await self.assets.records.remove_fields(asset["id"], *removed)
+        updated = public(await self._asset(asset["id"]))
+        await self.events.record("video.asset.updated", "asset", asset["id"], updated, once=False)
+        return data(updated)
 
     async def update_master_access(self, request: web.Request) -> web.Response:
         self.auth.check(request)

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic.json_schema import models_json_schema
 
-from gateway.api.schemas import CreateUpload, LivepeerRequestUpload, UpdateMasterAccess
+from gateway.api.schemas import CreateUpload, LivepeerRequestUpload, UpdateAsset, UpdateMasterAccess
 
 REF = "#/components/schemas/{model}"
 UPLOAD_STATUS = ["waiting", "asset_created", "errored", "cancelled", "timed_out"]
@@ -75,10 +75,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
 
 def build_spec(base_url: str) -> dict[str, Any]:
     _, request_schemas = models_json_schema(
-        [(m, "validation") for m in (CreateUpload, UpdateMasterAccess, LivepeerRequestUpload)],
+        [(m, "validation") for m in (CreateUpload, UpdateAsset, UpdateMasterAccess, LivepeerRequestUpload)],
         ref_template=REF)
     body = {name: {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
-            for name in ("CreateUpload", "UpdateMasterAccess", "LivepeerRequestUpload")}
+            for name in ("CreateUpload", "UpdateAsset", "UpdateMasterAccess", "LivepeerRequestUpload")}
     upload, asset = _ref("Upload"), _ref("Asset")
     paths: dict[str, Any] = {
         "/video/v1/uploads": {
@@ -102,7 +102,9 @@ def build_spec(base_url: str) -> dict[str, Any]:
             "get": {"operationId": "get-asset", "parameters": ID,
                     "responses": {"200": _json("The asset", _data(asset)), **ERRORS}},
             "delete": {"operationId": "delete-asset", "parameters": ID,
-                       "responses": {"204": {"description": "Deleted"}, **ERRORS}}},
+                       "responses": {"204": {"description": "Deleted"}, **ERRORS}},
+            "patch": {"operationId": "update-asset", "parameters": ID, "requestBody": body["UpdateAsset"],
+                      "responses": {"200": _json("The asset", _data(asset)), **ERRORS}}},
         "/video/v1/assets/{id}/master-access": {"put": {
             "operationId": "update-asset-master-access", "parameters": ID,
             "requestBody": body["UpdateMasterAccess"],

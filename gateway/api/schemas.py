@@ -80,6 +80,11 @@ class CreateUpload(_Strict):
     test: StrictBool = False
 
 
+class UpdateAsset(_Strict):
+    passthrough: StrictStr | None = Field(default=None, max_length=255)
+    meta: Meta | None = None
+
+
 class UpdateMasterAccess(_Strict):
     master_access: Literal["temporary", "none"]
 

@@ -359,3 +359,22 @@ async def test_an_empty_file_errors_the_upload_without_an_asset(client: Client) 
     assert done["error"] == {"type": "invalid_input", "message": "The uploaded file is empty"}
     assert "video.upload.errored" in await event_types(client, upload["id"])
     assert (await (await client.get("/video/v1/assets", headers=AUTH)).json())["data"] == []
+
+
+async def test_update_asset_passthrough_and_meta(client: Client) -> None:
+    upload = await create(client, cors_origin="*", new_asset_settings={"passthrough": "old", "meta": {"title": "A"}})
+    assert (await client.put(upload["url"], data=b"v")).status == 200
+    asset_id = (await get_upload(client, upload["id"]))["asset_id"]
+    resp = await client.patch(f"/video/v1/assets/{asset_id}", json={"passthrough": "new",
+                                                                    "meta": {"title": "B", "creator_id": "c"}},
+                              headers=AUTH)
+    assert resp.status == 200
+    asset = (await resp.json())["data"]
+    assert asset["passthrough"] == "new" and asset["meta"] == {"title": "B", "creator_id": "c"}
+    resp = await client.patch(f"/video/v1/assets/{asset_id}", json={"passthrough": None}, headers=AUTH)
+    assert "passthrough" not in (await resp.json())["data"]
+    for bad in ({"status": "ready"}, {"passthrough": 5}, {"meta": {"title": "x" * 513}}):
+        resp = await client.patch(f"/video/v1/assets/{asset_id}", json=bad, headers=AUTH)
+        assert resp.status == 400, bad
+    assert (await event_types(client, asset_id)).count("video.asset.updated") == 2
+    assert (await client.patch("/video/v1/assets/nope", json={}, headers=AUTH)).status == 404
