@@ -46,7 +46,7 @@ from gateway.settings import S3Settings
 from gateway.storage.base import Journal
 
 T = TypeVar("T")
-CHUNK = 1024 * 1024
+CHUNK = 512 * 1024
 URL_TTL = timedelta(hours=1)
 
 
