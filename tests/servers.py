@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 S3_ACCESS_KEY = "testkey"
@@ -105,10 +105,22 @@ def start_redis() -> RedisService:
 @dataclass
 class S3Service(Service):
     port: int
+    args: list[str] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def halt(self) -> None:
+        """Stop the server but keep its data (``resume`` starts it again on the same ports)."""
+        self.proc.terminate()
+        self.proc.wait(15)
+
+    def resume(self) -> None:
+        self.proc = subprocess.Popen(self.args, cwd=self.workdir, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, timeout=30, proc=self.proc)
+        _wait_s3_ready(self.endpoint)
 
 
 def start_seaweedfs() -> S3Service:
@@ -133,7 +145,7 @@ def start_seaweedfs() -> S3Service:
         f"-s3.localSocket={workdir / 's3.sock'}", f"-filer.localSocket={workdir / 'filer.sock'}",
     ]
     proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    service = S3Service(proc=proc, workdir=workdir, port=ports["s3"])
+    service = S3Service(proc=proc, workdir=workdir, port=ports["s3"], args=args)
     try:
         wait_for_port(ports["s3"], timeout=30, proc=proc)
         _wait_s3_ready(service.endpoint)

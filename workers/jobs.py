@@ -86,6 +86,8 @@ async def _process(res: Resources, asset_id: str) -> str:
     if upload is None or not upload.complete:
         return await _fail(res, asset_id, "invalid_input", "the uploaded file is no longer stored")
     tier = asset.get("max_resolution_tier", "1080p")
+    # storage down is a reason to retry later, not a verdict on the file: find out before probing
+    await res.storage.ping()
     source = await res.storage.locate(upload)
     limits = res.settings.jobs
     try:

@@ -14,7 +14,9 @@ import pytest
 import redis
 from tusclient import client as tus_client
 
+from gateway.jobs import queue_name
 from tests.conftest import AUTH
+from tests.servers import start_seaweedfs
 
 FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
 
@@ -184,3 +186,36 @@ def test_sigterm_mid_transcode_stops_promptly_and_the_job_finishes_elsewhere(
     asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"}, timeout=120)
     assert asset["status"] == "ready", asset
     assert events(settings_data, asset["id"]).count("video.asset.ready") == 1
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_storage_down_during_a_job_is_retried_not_an_error(
+        gateway_factory: Any, worker_factory: Any, settings_data: dict[str, Any], standard_clip: Path) -> None:
+    private = start_seaweedfs()       # an S3 server of this test's own, to stop and start again
+    try:
+        settings_data["storage"]["s3"]["endpoint"] = private.endpoint
+        settings_data["jobs"] = {**settings_data["jobs"], "retries": 12}
+        gateway = gateway_factory()
+        upload = api(gateway.url, "POST", "/video/v1/uploads", {"cors_origin": "*"})["data"]
+        put_file(upload["url"], standard_clip)
+        asset_id = api(gateway.url, "GET", f"/video/v1/uploads/{upload['id']}")["data"]["asset_id"]
+        private.halt()
+        worker_factory()
+        client = redis.Redis.from_url(settings_data["redis"]["url"])
+        job_key = f"saq:job:{queue_name(settings_data['redis']['key_prefix'])}:asset-{asset_id}"
+
+        def attempts() -> int:   # saq keeps each job as JSON under this key
+            raw = client.get(job_key)
+            return 0 if raw is None else int(json.loads(raw).get("attempts", 0))   # defaults are left out
+
+        deadline = time.monotonic() + 30
+        while attempts() < 2 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert attempts() >= 2                       # tried, failed on storage, tried again
+        asset = api(gateway.url, "GET", f"/video/v1/assets/{asset_id}")["data"]
+        assert asset["status"] == "preparing"         # not errored: the file is not at fault
+        private.resume()
+        asset = wait_asset(gateway.url, upload["id"], {"ready", "errored"}, timeout=90)
+        assert asset["status"] == "ready", asset
+    finally:
+        private.stop()
