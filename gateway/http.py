@@ -21,9 +21,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BACKEND_ERROR = "backend_error"   # request key: which backend failed ("redis" / "storage"), for metrics
 
 
-def error_response(exc: GatewayError) -> web.Response:
-    """The only place an error becomes HTTP: ``{"error": {"type", "messages"}}`` with its status."""
-    body = json.dumps({"error": {"type": exc.type, "messages": exc.messages}})
+def error_response(exc: GatewayError, **extra: object) -> web.Response:
+    """The only place an error becomes HTTP: ``{"error": {"type", "messages"}}`` with its status
+    (plus ``extra`` top-level keys a dialect adds, e.g. Livepeer's ``errors``)."""
+    body = json.dumps({"error": {"type": exc.type, "messages": exc.messages}, **extra})
     return web.Response(status=exc.status, text=body, content_type="application/json",
                         headers=exc.headers)
 

@@ -20,7 +20,7 @@ from typing import Any
 from saq.job import Job
 
 from gateway.catalog.assets import public
-from gateway.catalog.masters import object_name
+from gateway.catalog.masters import MASTER, delete_asset_files, object_name
 from workers.media import MediaError, analyse, remux, standardise
 from workers.renditions import make_renditions
 from workers.resources import Resources
@@ -32,7 +32,7 @@ JOBS = "jobs"
 
 
 def master_name(asset_id: str) -> str:
-    return object_name(asset_id, "master.mp4")
+    return object_name(asset_id, MASTER)
 
 
 @contextlib.asynccontextmanager
@@ -132,8 +132,7 @@ async def _process(res: Resources, asset_id: str) -> str:
                     {**f, "status": "errored"} for f in asset["static_renditions"]["files"]]}
     current = await res.assets.get(asset_id)
     if current is None:   # deleted while we worked: leave nothing behind
-        for file in ("master.mp4", "highest.mp4", "audio.m4a"):
-            await res.storage.delete_object(object_name(asset_id, file))
+        await delete_asset_files(res.storage, asset_id)
         return "deleted"
     done: dict[str, Any] = {"status": "ready", "progress": {"state": "completed", "progress": 100},
                             "_master": master_name(asset_id), "_master_size": size}

@@ -6,7 +6,6 @@ Errors carry Livepeer's ``errors`` list beside the gateway's usual ``error`` obj
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -23,11 +22,7 @@ PHASES = {"preparing": "processing", "ready": "ready", "errored": "failed"}
 
 
 def _error(exc: GatewayError) -> web.Response:
-    response = error_response(exc)
-    body = json.loads(response.text or "{}")
-    body["errors"] = exc.messages
-    response.text = json.dumps(body)
-    return response
+    return error_response(exc, errors=exc.messages)
 
 
 class LivepeerApi:

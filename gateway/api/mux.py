@@ -22,7 +22,7 @@ from gateway.api.schemas import (
 from gateway.auth import Authenticator
 from gateway.catalog.assets import AssetStore, public
 from gateway.catalog.events import EventLog
-from gateway.catalog.masters import DownloadLinks, MasterAccess, object_name
+from gateway.catalog.masters import ASSET_FILES, DownloadLinks, MasterAccess, delete_asset_files, object_name
 from gateway.catalog.uploads import DirectUploads
 from gateway.errors import Forbidden, NotFound
 from gateway.protocols.download import stream_range
@@ -114,12 +114,9 @@ class MuxApi:
     async def delete_asset(self, request: web.Request) -> web.Response:
         self.auth.check(request)
         asset = await self._asset(request.match_info["id"])
-        for upload_id in (asset.get("_source"),):
-            if upload_id:
-                with contextlib.suppress(NotFound):
-                    await self.service.terminate(upload_id, reason="terminated")
-        for file in ("master.mp4", "highest.mp4", "audio.m4a"):
-            await self.storage.delete_object(object_name(asset["id"], file))
+        with contextlib.suppress(NotFound):
+            await self.service.terminate(asset["_source"], reason="terminated")
+        await delete_asset_files(self.storage, asset["id"])
         await self.masters.withdraw(asset["id"])
         await self.assets.delete(asset["id"])
         await self.events.record("video.asset.deleted", "asset", asset["id"],
@@ -154,7 +151,7 @@ class MuxApi:
     async def download(self, request: web.Request) -> web.StreamResponse:
         """A signed, expiring download of an asset's master or static rendition (filesystem backend)."""
         asset_id, file = request.match_info["id"], request.match_info["file"]
-        if file not in ("master.mp4", "highest.mp4", "audio.m4a") or not self.links.verify(
+        if file not in ASSET_FILES or not self.links.verify(
                 asset_id, file, request.query.get("expires", ""), request.query.get("signature", "")):
             raise Forbidden("this download link is invalid or has expired")
         name = object_name(asset_id, file)

@@ -17,16 +17,22 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from gateway.catalog.assets import AssetStore, public
+from gateway.catalog.assets import RENDITION_FILES, AssetStore, public
 from gateway.catalog.events import EventLog
 from gateway.settings import Settings
 from gateway.storage.base import Storage
 
 MASTER = "master.mp4"
+ASSET_FILES = (MASTER, *(name for name, _ in RENDITION_FILES.values()))   # every file an asset may store
 
 
 def object_name(asset_id: str, file: str) -> str:
     return f"assets/{asset_id}/{file}"
+
+
+async def delete_asset_files(storage: Storage, asset_id: str) -> None:
+    for file in ASSET_FILES:
+        await storage.delete_object(object_name(asset_id, file))
 
 
 def signing_key(settings: Settings) -> bytes:
