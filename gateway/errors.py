@@ -1,7 +1,8 @@
-"""The one error tree. Every error carries its HTTP status and a stable ``type``; ``app.py`` maps them once.
+"""The one error tree. Every error carries its HTTP status and a stable ``type``; they become HTTP responses
+in one place, ``gateway/http.py:error_response``.
 
     GatewayError
-    ├── BadRequest (400)            ├── InvalidHeader, UploadInterrupted
+    ├── BadRequest (400)            ├── InvalidHeader, UploadInterrupted, ClientGone
     ├── Unauthorized (401)
     ├── Forbidden (403)
     ├── NotFound (404)
@@ -9,11 +10,13 @@
     ├── Conflict (409)              └── OffsetMismatch
     ├── Gone (410)
     ├── PreconditionFailed (412)    └── UnsupportedVersion
+    ├── LengthRequired (411)
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
+    ├── RangeNotSatisfiable (416)
     ├── Locked (423)
     ├── ChecksumMismatch (460)
-    └── Unavailable (503)           └── StorageUnavailable
+    └── Unavailable (503)           └── StorageUnavailable, ReadTimeout
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ class InvalidHeader(BadRequest):
 
 class UploadInterrupted(BadRequest):
     type = "upload_interrupted"
+
+
+class ClientGone(BadRequest):
+    """The client went away mid-body (the bytes that arrived are kept)."""
+
+    type = "client_disconnected"
 
 
 class Unauthorized(GatewayError):
@@ -87,6 +96,11 @@ class UnsupportedVersion(PreconditionFailed):
     type = "unsupported_version"
 
 
+class LengthRequired(GatewayError):
+    status = 411
+    type = "length_required"
+
+
 class PayloadTooLarge(GatewayError):
     status = 413
     type = "too_large"
@@ -95,6 +109,11 @@ class PayloadTooLarge(GatewayError):
 class UnsupportedMediaType(GatewayError):
     status = 415
     type = "unsupported_media_type"
+
+
+class RangeNotSatisfiable(GatewayError):
+    status = 416
+    type = "range_not_satisfiable"
 
 
 class Locked(GatewayError):
@@ -114,3 +133,10 @@ class Unavailable(GatewayError):
 
 class StorageUnavailable(Unavailable):
     type = "storage_unavailable"
+
+
+class ReadTimeout(Unavailable):
+    """No body bytes within ``uploads.idle_timeout``; 503 is retried by tus-js-client and UpChunk alike
+    (tusd answers 500 for the same reason)."""
+
+    type = "read_timeout"

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from gateway.errors import GatewayError, StorageUnavailable, Unavailable
+from gateway.body import settle
+from gateway.errors import ClientGone, GatewayError, StorageUnavailable, Unavailable
 
 log = logging.getLogger("gateway.http")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -50,9 +51,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.warning("request.redis_error", extra={"error": repr(exc)})
         response = error_response(Unavailable("the state store (Redis) is unavailable; retry shortly",
                                               headers={"Retry-After": "1"}))
+    except ConnectionError as exc:   # the client hung up: ordinary, not a server fault
+        log.info("request.client_gone", extra={"error": exc.__class__.__name__})
+        response = error_response(ClientGone("the client closed the connection"))
     except Exception:
         log.exception("request.failed", extra={"method": request.method, "path": request.path})
         response = error_response(GatewayError("internal error; the request id is " + request_id))
+    await settle(request, response)   # bounded: drain what is left of the body, or close after answering
     response.headers.setdefault("X-Request-ID", request_id)
     log.info("request", extra={"method": request.method, "path": request.path, "status": response.status,
                                "ms": round((time.perf_counter() - started) * 1000, 1)})

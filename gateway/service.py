@@ -7,15 +7,14 @@ formats its own responses. It composes the Redis state, the lock and a storage b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohttp import StreamReader
-
-from gateway.body import BodySource
+from gateway.body import Body, BodySource, NoBody
 from gateway.core.checksum import Checksum
 from gateway.core.parts import part_size_for
 from gateway.errors import (
@@ -115,7 +114,12 @@ class UploadService:
             state=UploadState.CONCATENATING if concat is ConcatKind.FINAL else UploadState.RECEIVING,
         )
         upload = upload.with_(storage=await self.storage.create(upload))
-        await self.state.create(upload)
+        try:
+            await self.state.create(upload)
+        except BaseException:   # no stored bytes without a record: undo the storage side
+            with contextlib.suppress(Exception):
+                await self.storage.delete(upload, RedisJournal(self.state, upload.id, ""))
+            raise
         log.info("upload.created", extra={"upload_id": upload.id, "length": length})
         for listener in self.on_create:
             await listener(upload)
@@ -128,6 +132,10 @@ class UploadService:
                            extra: dict[str, str] | None = None) -> Upload:
         if not partial_ids:
             raise BadRequest("a final upload needs at least one partial upload")
+        if len(set(partial_ids)) != len(partial_ids):
+            raise BadRequest("a partial upload is listed more than once")
+        if len(partial_ids) > self.settings.max_concat_parts:
+            raise BadRequest(f"a final upload takes at most {self.settings.max_concat_parts} partial uploads")
         partials = []
         for pid in partial_ids:
             try:
@@ -139,6 +147,7 @@ class UploadService:
             partials.append(partial)
         lengths = [p.length for p in partials]
         total = None if None in lengths else sum(x for x in lengths if x is not None)
+        self._check_total(partials)
         final = await self.create(length=total, metadata=metadata, concat=ConcatKind.FINAL,
                                   concat_header=concat_header, partials=tuple(partial_ids), extra=extra)
         for partial in partials:
@@ -154,22 +163,26 @@ class UploadService:
             partials = [await self.get(pid) for pid in final.partials]
             if not all(p.complete for p in partials):
                 return final
+            total = sum(p.offset for p in partials)
+            if total > self.settings.max_size:   # a backstop: lengths are checked as they become known
+                raise PayloadTooLarge(f"the partial uploads add up to {total} bytes, above the maximum "
+                                      f"of {self.settings.max_size}")
             journal = RedisJournal(self.state, final.id, lease.token)
             await self.storage.concat(final, partials, journal)
-            total = sum(p.offset for p in partials)
             await self.state.update(final.id, {"length": str(total)})
             return await self._finish(await self.get(final.id), lease)
 
     # -- writing --------------------------------------------------------------------------------
 
-    async def append(self, upload_id: str, offset: int, content: StreamReader, *,
+    async def append(self, upload_id: str, offset: int, body: Body | None, *,
                      content_length: int | None, checksum: Checksum | None = None,
-                     declare_length: int | None = None,
-                     check: Callable[[Upload], None] | None = None) -> AppendResult:
+                     declare_length: int | None = None) -> AppendResult:
+        """Store ``body`` at ``offset``. ``content_length`` is what the request claims to carry (None
+        when unknown, e.g. chunked): a claim past what the upload may still take is refused before
+        anything is read, and no more than the claim is ever stored."""
+        body = body or NoBody()
         async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
             upload = await self.get(upload_id)
-            if check is not None:
-                check(upload)
             if upload.concat is ConcatKind.FINAL:
                 raise Forbidden("a final upload of a concatenation cannot be patched")
             if offset != upload.offset:
@@ -177,17 +190,16 @@ class UploadService:
                                      headers={"Upload-Offset": str(upload.offset)})
             if declare_length is not None:
                 upload = await self._declare_length(upload, declare_length)
-            limit = (upload.remaining if upload.length is not None
-                     else self.settings.max_size - upload.offset)
-            assert limit is not None
+            limit = upload.remaining if upload.remaining is not None else await self._room_in_finals(upload)
             if content_length is not None and content_length > limit:
                 raise PayloadTooLarge(f"{content_length} bytes at offset {offset} exceed the upload's "
                                       f"{'length' if upload.length is not None else 'maximum size'}")
             if upload.complete:
                 return AppendResult(upload)
             journal = (DeferredJournal if checksum else RedisJournal)(self.state, upload_id, lease.token)
-            source = BodySource(content, limit=limit, lease=lease,
-                                hasher=checksum.hasher if checksum else None)
+            source = BodySource(body, limit=limit if content_length is None else content_length, lease=lease,
+                                hasher=checksum.hasher if checksum else None,
+                                idle_timeout=self.settings.idle_timeout)
             await self.storage.write(upload, source, journal)
             error = source.error
             if isinstance(journal, DeferredJournal):
@@ -219,8 +231,31 @@ class UploadService:
             raise BadRequest(f"Upload-Length {length} is below the bytes already stored ({upload.offset})")
         if length > self.settings.max_size:
             raise PayloadTooLarge(f"Upload-Length {length} is above the maximum of {self.settings.max_size}")
+        if length > upload.offset + await self._room_in_finals(upload):
+            raise PayloadTooLarge(f"Upload-Length {length} would take a final upload that lists this one "
+                                  f"above the maximum of {self.settings.max_size}")
         await self.state.update(upload.id, {"length": str(length)}, only_if=("length", ""))
         return upload.with_(length=length)
+
+    async def _room_in_finals(self, upload: Upload) -> int:
+        """How many more bytes a deferred partial may take before a final listing it passes max_size."""
+        room = self.settings.max_size - upload.offset
+        if upload.concat is ConcatKind.PARTIAL:
+            for final_id in await self.state.final_waiters(upload.id):
+                final = await self.state.get(final_id)
+                if final is None:
+                    continue
+                others = [await self.state.get(pid) for pid in final.partials if pid != upload.id]
+                used = sum(p.length if p.length is not None else p.offset for p in others if p is not None)
+                room = min(room, self.settings.max_size - used - upload.offset)
+        return max(room, 0)
+
+    def _check_total(self, partials: list[Upload]) -> None:
+        """A final upload's size (its partials' lengths, or what they hold so far) stays within max_size."""
+        total = sum(p.length if p.length is not None else p.offset for p in partials)
+        if total > self.settings.max_size:
+            raise PayloadTooLarge(f"the partial uploads add up to {total} bytes, above the maximum of "
+                                  f"{self.settings.max_size}")
 
     async def _finish(self, upload: Upload, lease: Lease) -> Upload:
         journal = RedisJournal(self.state, upload.id, lease.token)
@@ -250,12 +285,15 @@ class UploadService:
     def read(self, upload: Upload, start: int, end: int) -> AsyncIterator[bytes]:
         return self.storage.read(upload, start, end)
 
-    async def terminate(self, upload_id: str, reason: str = "terminated") -> None:
-        """Remove an upload and its data; its URL answers 410 afterwards."""
+    async def terminate(self, upload_id: str, reason: str = "terminated", *, by_client: bool = False) -> None:
+        """Remove an upload and its data; its URL answers 410 afterwards. A client (tus termination)
+        may not remove an upload that became an Asset: those bytes belong to the asset now."""
         async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
             upload = await self.state.get(upload_id)
             if upload is None:
                 raise NotFound("no such upload")
+            if by_client and upload.complete and upload.extra.get("direct"):
+                raise Forbidden("this upload became an asset; delete the asset through the API instead")
             await self.storage.delete(upload, RedisJournal(self.state, upload_id, lease.token))
             await self.state.delete(upload_id, reason)
         log.info("upload.%s", reason, extra={"upload_id": upload_id})

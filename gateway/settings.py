@@ -106,6 +106,8 @@ class UploadSettings(BaseModel):
     expiration: Duration = 24 * 3600.0
     sweep_interval: Duration = 60.0
     lock_timeout: Duration = 10.0
+    idle_timeout: Duration = 60.0       # a body that sends nothing this long is answered (tusd's network timeout)
+    max_concat_parts: int = Field(default=1000, ge=1, le=100_000)   # partial uploads in one final upload
 
 
 class DirectUploadSettings(BaseModel):

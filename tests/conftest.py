@@ -104,6 +104,28 @@ async def client(settings_data: dict[str, Any]) -> AsyncIterator[TestClient[Any,
         yield test_client
 
 
+@pytest.fixture
+async def client_factory(settings_data: dict[str, Any]) -> AsyncIterator[Any]:
+    """Like ``client``, with settings overridden per section: ``await client_factory(uploads={...})``."""
+    started: list[TestClient[Any, Any]] = []
+
+    async def start(**overrides: dict[str, Any]) -> TestClient[Any, Any]:
+        port = free_port()
+        data = {**settings_data, "server": {**settings_data["server"], "port": port,
+                                            "public_url": f"http://127.0.0.1:{port}"}}
+        for section, values in overrides.items():
+            data[section] = {**data.get(section, {}), **values}
+        test_client: TestClient[Any, Any] = TestClient(_Server(create_app(Settings(**data)), host="127.0.0.1",
+                                                               port=port))
+        await test_client.start_server()
+        started.append(test_client)
+        return test_client
+
+    yield start
+    for test_client in started:
+        await test_client.close()
+
+
 def service_of(client: TestClient[Any, Any]) -> UploadService:
     return client.app[SERVICE]  # type: ignore[index]
 

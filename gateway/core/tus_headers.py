@@ -34,6 +34,8 @@ def parse_metadata(value: str | None) -> dict[str, bytes]:
     result: dict[str, bytes] = {}
     if value is None or not value.strip():
         return result
+    if not value.isascii():   # keys are ASCII and values base64: anything else is not tus metadata
+        raise InvalidHeader("Upload-Metadata must be ASCII: keys, then base64-encoded values")
     for pair in value.split(","):
         pieces = pair.strip().split(" ")
         key = pieces[0]
@@ -49,31 +51,40 @@ def parse_metadata(value: str | None) -> dict[str, bytes]:
     return result
 
 
-def format_metadata(values: dict[str, bytes]) -> str:
-    return ",".join(f"{k} {base64.b64encode(v).decode()}" if v else k for k, v in values.items())
-
-
 @dataclass(frozen=True)
 class ConcatHeader:
     final: bool
     upload_ids: tuple[str, ...] = ()
 
 
-def parse_concat(value: str | None, base_path: str) -> ConcatHeader | None:
-    """``Upload-Concat: partial`` or ``final;<url> <url> ...`` (absolute or relative URLs)."""
+def parse_concat(value: str | None, base_url: str) -> ConcatHeader | None:
+    """``Upload-Concat: partial`` or ``final;<url> <url> ...``: URLs relative to this server, or absolute
+    on exactly its ``base_url`` (scheme, host and port); no upload may be listed twice."""
     if value is None:
         return None
     value = value.strip()
+    if not value.isascii():
+        raise InvalidHeader("Upload-Concat must be ASCII")
+    base = urlsplit(base_url)
+    base_path = base.path
     if value == "partial":
         return ConcatHeader(final=False)
     if not value.startswith("final;"):
         raise InvalidHeader("Upload-Concat must be 'partial' or 'final;<urls>'")
     ids = []
     for url in value[len("final;"):].split():
-        path = urlsplit(url).path
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise InvalidHeader(f"Upload-Concat names {url[:80]!r}, which is not a URL") from None
+        if parts.netloc and (parts.scheme, parts.netloc.lower()) != (base.scheme, base.netloc.lower()):
+            raise InvalidHeader(f"Upload-Concat names {url[:80]!r}, which is on another host than this server")
+        path = parts.path
         prefix = base_path.rstrip("/") + "/"
         if not path.startswith(prefix) or "/" in path[len(prefix):] or len(path) == len(prefix):
             raise InvalidHeader(f"Upload-Concat names {url[:80]!r}, which is not an upload of this server")
+        if path[len(prefix):] in ids:
+            raise InvalidHeader(f"Upload-Concat lists {url[:80]!r} more than once")
         ids.append(path[len(prefix):])
     if not ids:
         raise InvalidHeader("Upload-Concat: final needs at least one partial upload URL")

@@ -7,26 +7,22 @@ and @mux/upchunk speak them), and single-shot ``curl -T``.
 - ``Content-Range: bytes */N``: a status check, answered like a chunk that sent nothing.
 - A chunk that starts before the stored offset has its already-stored bytes skipped; one that starts
   past it (a gap) gets 503, which UpChunk retries; a changed total gets 400.
-- Errors are answered only after the body was drained, so a client never sees a reset mid-chunk.
+- A chunk stores exactly its range: a (chunked) body longer than it is refused past the range, and a
+  shorter one keeps what arrived (the 308's ``Range`` says how much).
+- A request that cannot succeed (a total past ``uploads.max_size``, a wrong Content-Length) is refused
+  before its body is read; other errors drain the body within bounds first (``gateway.body.settle``).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.streams import EmptyStreamReader
 
+from gateway.body import RequestBody
 from gateway.core.content_range import ContentRange, parse_content_range, stored_range
-from gateway.errors import BadRequest, GatewayError, Unavailable
+from gateway.errors import BadRequest, GatewayError, LengthRequired, PayloadTooLarge, Unavailable
 from gateway.http import error_response
 from gateway.models import Upload
 from gateway.service import UploadService
-
-DRAIN_LIMIT = 512 * 1024 * 1024  # the largest chunk a client may send (UpChunk allows up to 500 MiB)
-
-
-class LengthRequired(GatewayError):
-    status = 411
-    type = "length_required"
 
 
 def claims(request: web.Request) -> bool:
@@ -34,12 +30,6 @@ def claims(request: web.Request) -> bool:
     if "Tus-Resumable" in request.headers:
         return False
     return request.method == "PUT" or (request.method in ("POST", "PATCH") and "Content-Range" in request.headers)
-
-
-async def drain(request: web.Request) -> None:
-    remaining = DRAIN_LIMIT
-    while remaining > 0 and await request.content.read(min(remaining, 1024 * 1024)):
-        remaining -= 1024 * 1024
 
 
 def progress_response(upload: Upload) -> web.Response:
@@ -56,7 +46,6 @@ async def handle_put(request: web.Request, service: UploadService) -> web.Stream
     try:
         return await _handle(request, service)
     except GatewayError as exc:
-        await drain(request)
         return error_response(exc)
 
 
@@ -72,32 +61,31 @@ async def _handle(request: web.Request, service: UploadService) -> web.StreamRes
         wanted = ContentRange(0, size - 1, size) if size else ContentRange(None, None, 0)
     if wanted.start is not None and request.content_length not in (None, wanted.size):
         raise BadRequest(f"Content-Length {request.content_length} does not match Content-Range ({wanted.size} bytes)")
+    if wanted.total is not None and wanted.total > service.settings.max_size:
+        raise PayloadTooLarge(f"{wanted.total} bytes are above the maximum upload size of {service.settings.max_size}")
     upload = await service.head(upload_id)
     if wanted.total is not None and upload.length is not None and wanted.total != upload.length:
         raise BadRequest(f"the upload's total is {upload.length} bytes, not {wanted.total}")
     declare = wanted.total if upload.length is None else None
     if wanted.start is None or upload.complete:  # a status check, or nothing left to do
         if declare is not None and declare >= upload.offset:
-            upload = (await service.append(upload_id, upload.offset, EmptyStreamReader(), content_length=0,
+            upload = (await service.append(upload_id, upload.offset, None, content_length=0,
                                            declare_length=declare)).upload
-        await drain(request)
         return progress_response(upload)
     assert wanted.end is not None
     if wanted.start > upload.offset:
         raise Unavailable(f"this chunk starts at {wanted.start} but only {upload.offset} bytes are stored; "
                           "resend from there", headers={"Retry-After": "1"})
     if wanted.end < upload.offset:  # already stored: acknowledge with the full stored range
-        await drain(request)
         return progress_response(upload)
-    skip = left = upload.offset - wanted.start
-    while left:  # drop the bytes already stored, 1 MiB at a time
-        step = min(left, 1024 * 1024)
-        await request.content.readexactly(step)
-        left -= step
-    result = await service.append(upload_id, upload.offset, request.content,
-                                  content_length=wanted.size - skip, declare_length=declare)
+    body = RequestBody.of(request)
+    skip = upload.offset - wanted.start
+    if await body.skip(skip) < skip:  # the body ended inside the part already stored
+        return progress_response(upload)
+    # exactly the claimed range, never more: a longer (chunked) body is refused past its range
+    result = await service.append(upload_id, upload.offset, body, content_length=wanted.size - skip,
+                                  declare_length=declare)
     if result.error is not None:
-        await drain(request)
         response = error_response(result.error)
         if (stored := stored_range(result.upload.offset)) is not None:
             response.headers["Range"] = stored

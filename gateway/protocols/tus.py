@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
-from aiohttp.streams import EmptyStreamReader
 
 from gateway.auth import Authenticator
+from gateway.body import RequestBody, expect_handler
 from gateway.catalog.records import new_id
 from gateway.core.checksum import ALGORITHMS, parse_upload_checksum
 from gateway.core.tus_headers import (
@@ -27,6 +27,7 @@ from gateway.errors import (
     BadRequest,
     Forbidden,
     GatewayError,
+    InvalidHeader,
     MethodNotAllowed,
     UnsupportedMediaType,
     UnsupportedVersion,
@@ -54,10 +55,10 @@ class TusProtocol:
         self.adopt = adopt   # gives uploads created here a direct-upload record (so they become Assets)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.route("*", self.base_path, self.collection),
-                web.route("*", self.base_path + "/", self.collection),
-                web.route("*", self.base_path + "/{upload_id}", self.resource),
-                web.route("*", self.base_path + "/{upload_id}/tus", self.bound_collection)]
+        # a body is read only once the request is accepted, so 100 Continue waits for that (body.py)
+        return [web.route("*", self.base_path + path, handler, expect_handler=expect_handler)
+                for path, handler in (("", self.collection), ("/", self.collection),
+                                      ("/{upload_id}", self.resource), ("/{upload_id}/tus", self.bound_collection))]
 
     def location(self, upload_id: str) -> str:
         return f"{self.base_url}{self.base_path}/{upload_id}"
@@ -73,7 +74,6 @@ class TusProtocol:
         response: web.StreamResponse
         if resumable_put.claims(request):  # one upload, any dialect: PUT + Content-Range or curl -T
             if not origin_ok(request, allowed):
-                await resumable_put.drain(request)
                 response = error_response(_origin_refused(request))
             else:
                 response = await resumable_put.handle_put(request, self.service)
@@ -132,7 +132,7 @@ class TusProtocol:
         self.auth.check(request)
         metadata = request.headers.get("Upload-Metadata", "")
         parse_metadata(metadata)
-        concat = parse_concat(request.headers.get("Upload-Concat"), self.base_path)
+        concat = parse_concat(request.headers.get("Upload-Concat"), self.location(""))
         length = parse_uint("Upload-Length", request.headers.get("Upload-Length"))
         defer = request.headers.get("Upload-Defer-Length")
         if defer is not None and defer.strip() != "1":
@@ -157,7 +157,7 @@ class TusProtocol:
             await self._adopt(upload)
         if request.content_type != OFFSET_OCTET_STREAM or upload.complete:
             return self._created(upload, with_offset=False)
-        result = await self.service.append(upload.id, 0, request.content,
+        result = await self.service.append(upload.id, 0, RequestBody.of(request),
                                            content_length=request.content_length, checksum=checksum)
         return self._created(result.upload, with_offset=True)
 
@@ -173,6 +173,8 @@ class TusProtocol:
         upload = await self.service.head(upload_id)
         metadata = request.headers.get("Upload-Metadata", "").strip()
         parse_metadata(metadata)
+        if "Upload-Concat" in request.headers:
+            raise InvalidHeader("a direct upload cannot be part of a concatenation (Upload-Concat)")
         length = parse_uint("Upload-Length", request.headers.get("Upload-Length"))
         defer = request.headers.get("Upload-Defer-Length")
         if defer is not None and defer.strip() != "1":
@@ -189,7 +191,7 @@ class TusProtocol:
         if (length is not None and upload.length is None) or with_body:
             checksum = parse_upload_checksum(request.headers.get("Upload-Checksum"))
             result = await self.service.append(
-                upload_id, upload.offset, request.content if with_body else EmptyStreamReader(),
+                upload_id, upload.offset, RequestBody.of(request) if with_body else None,
                 checksum=checksum,
                 content_length=request.content_length if with_body else 0,
                 declare_length=length if upload.length is None else None)
@@ -229,7 +231,7 @@ class TusProtocol:
             raise BadRequest("Upload-Offset is required")
         declared = parse_uint("Upload-Length", request.headers.get("Upload-Length"))
         checksum = parse_upload_checksum(request.headers.get("Upload-Checksum"))
-        result = await self.service.append(request.match_info["upload_id"], offset, request.content,
+        result = await self.service.append(request.match_info["upload_id"], offset, RequestBody.of(request),
                                            content_length=request.content_length, checksum=checksum,
                                            declare_length=declared)
         return self._patched(result)
@@ -246,7 +248,7 @@ class TusProtocol:
         return web.Response(status=204, headers=headers)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
-        await self.service.terminate(request.match_info["upload_id"])
+        await self.service.terminate(request.match_info["upload_id"], by_client=True)
         return web.Response(status=204)
 
     async def get(self, request: web.Request) -> web.StreamResponse:

@@ -122,7 +122,7 @@ async def test_unknown_upload_is_404_without_offset(client: Client) -> None:  # 
 
 
 async def test_method_override(client: Client) -> None:  # C12
-    url = await create(client, 4)
+    url = await create(client, 8)
     resp = await client.post(url, data=b"abcd", headers={
         **TUS, **OCTET, "Upload-Offset": "0", "X-HTTP-Method-Override": "PATCH"})
     assert resp.status == 204 and resp.headers["Upload-Offset"] == "4"

@@ -31,13 +31,24 @@ def test_parse_metadata() -> None:
 
 
 def test_parse_concat() -> None:
-    assert parse_concat(None, "/files") is None
-    assert not parse_concat("partial", "/files").final  # type: ignore[union-attr]
-    parsed = parse_concat("final;http://h/files/a /files/b", "/files")
+    base = "http://h:8080/files/"
+    assert parse_concat(None, base) is None
+    assert not parse_concat("partial", base).final  # type: ignore[union-attr]
+    parsed = parse_concat("final;http://H:8080/files/a /files/b", base)
     assert parsed is not None and parsed.upload_ids == ("a", "b")
-    for bad in ("final;", "final;/other/a", "final;/files/a/b", "whole", "final;/files/"):
+    for bad in ("final;", "final;/other/a", "final;/files/a/b", "whole", "final;/files/",
+                "final;/files/a /files/a",                       # one partial listed twice
+                "final;http://other:8080/files/a",               # another host
+                "final;https://h:8080/files/a", "final;http://h/files/a",   # another scheme or port
+                "final;/files/\u00e9", "partial\u00e9", "final;http://[::1/files/a"):
         with pytest.raises(BadRequest):
-            parse_concat(bad, "/files")
+            parse_concat(bad, base)
+
+
+def test_parse_metadata_refuses_non_ascii() -> None:
+    for bad in ("fil\u00e9name aGVsbG8=", "filename aGVsbG8=\udcff", "\udcc3\udca9 YQ=="):
+        with pytest.raises(BadRequest):
+            parse_metadata(bad)
 
 
 def test_parse_range() -> None:
