@@ -22,7 +22,7 @@ from gateway.api.schemas import (
 from gateway.auth import Authenticator
 from gateway.catalog.assets import AssetStore, public
 from gateway.catalog.events import EventLog
-from gateway.catalog.masters import ASSET_FILES, DownloadLinks, MasterAccess, delete_asset_files, object_name
+from gateway.catalog.masters import DownloadLinks, MasterAccess, delete_asset_files, downloadable, object_name
 from gateway.catalog.uploads import DirectUploads
 from gateway.errors import Forbidden, NotFound
 from gateway.protocols.download import stream_range
@@ -151,7 +151,7 @@ class MuxApi:
     async def download(self, request: web.Request) -> web.StreamResponse:
         """A signed, expiring download of an asset's master or static rendition (filesystem backend)."""
         asset_id, file = request.match_info["id"], request.match_info["file"]
-        if file not in ASSET_FILES or not self.links.verify(
+        if not downloadable(file) or not self.links.verify(
                 asset_id, file, request.query.get("expires", ""), request.query.get("signature", "")):
             raise Forbidden("this download link is invalid or has expired")
         name = object_name(asset_id, file)

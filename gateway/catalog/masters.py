@@ -5,6 +5,11 @@ filesystem backend it is a gateway URL ``/downloads/<asset>/<file>?expires=..&si
 HMAC-SHA256 under ``master_access.signing_key``. Either expires after ``master_access.ttl``; then the
 asset's ``master`` object disappears (``video.asset.master.deleted``) and asking again gives a fresh URL.
 
+A URL never points at the stored master itself but at a *grant*: a copy made when the URL is handed out
+(a hard link on disk, a server-side copy in S3) under an unguessable name. Withdrawing access
+(``master_access: none``, expiry, deleting the asset) deletes the grant, so every link handed out stops
+working at once, presigned S3 URLs included, while the master stays for the asset's own use.
+
     <p>:masters:expiry   zset   asset id -> when its master URL expires
 """
 
@@ -12,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import secrets
 import time
 from typing import Any
 
@@ -24,6 +31,12 @@ from gateway.storage.base import Storage
 
 MASTER = "master.mp4"
 ASSET_FILES = (MASTER, *(name for name, _ in RENDITION_FILES.values()))   # every file an asset may store
+GRANT = re.compile(r"master\.[A-Za-z0-9_-]{22,64}\.mp4")   # a handed-out copy of the master
+
+
+def downloadable(file: str) -> bool:
+    """A file name a signed download link may name."""
+    return file in ASSET_FILES or GRANT.fullmatch(file) is not None
 
 
 def object_name(asset_id: str, file: str) -> str:
@@ -101,10 +114,18 @@ class MasterAccess:
             await self._emit("video.asset.master.preparing", asset_id)
 
     async def publish(self, asset_id: str) -> None:
-        """The master file is stored: hand out a fresh URL (called by the worker and by ``request``)."""
-        url, expires = await self.links.url(asset_id, MASTER)
-        await self.assets.update(asset_id, {"master": {"status": "ready", "url": url}, "_master_expires": expires})
+        """The master file is stored: hand out a fresh URL to a fresh grant (called by the worker and by
+        ``request``); the previous grant, if any, is deleted."""
+        grant = f"master.{secrets.token_urlsafe(24)}.mp4"
+        storage = self.links.storage
+        await storage.copy_object(object_name(asset_id, MASTER), object_name(asset_id, grant))
+        previous = (await self.assets.get(asset_id) or {}).get("_master_grant")
+        url, expires = await self.links.url(asset_id, grant)
+        await self.assets.update(asset_id, {"master": {"status": "ready", "url": url}, "_master_expires": expires,
+                                            "_master_grant": grant})
         await self.redis.zadd(self.expiry, {asset_id: expires})
+        if previous and previous != grant:
+            await storage.delete_object(object_name(asset_id, previous))
         await self._emit("video.asset.master.ready", asset_id)
 
     async def fail(self, asset_id: str) -> None:
@@ -119,8 +140,11 @@ class MasterAccess:
         if master_access is not None:
             await self.assets.update(asset_id, {"master_access": master_access})
         await self.redis.zrem(self.expiry, asset_id)
+        if grant := asset.get("_master_grant"):   # every link handed out dies with its grant
+            await self.links.storage.delete_object(object_name(asset_id, grant))
+        if "master" in asset or grant:
+            await self.assets.records.remove_fields(asset_id, "master", "_master_expires", "_master_grant")
         if "master" in asset:
-            await self.assets.records.remove_fields(asset_id, "master", "_master_expires")
             await self._emit("video.asset.master.deleted", asset_id)
 
     async def expire(self, now: float | None = None) -> int:

@@ -64,6 +64,11 @@ class Storage(Protocol):
         """Store a local file as object ``name`` (e.g. ``assets/<id>/master.mp4``); returns its size."""
         ...
 
+    async def copy_object(self, source: str, target: str) -> None:
+        """Object ``target`` with the bytes of ``source`` (a server-side copy, or a hard link on disk);
+        deleting either later leaves the other whole."""
+        ...
+
     async def locate_object(self, name: str, ttl: float = 6 * 3600) -> str:
         """A local path or presigned http URL of object ``name``."""
         ...

@@ -35,6 +35,7 @@ import aiofiles
 import aiofiles.os
 import aiohttp
 from minio import Minio
+from minio.commonconfig import ComposeSource, CopySource
 from minio.datatypes import Part as MinioPart
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
@@ -48,6 +49,7 @@ from gateway.storage.base import Journal
 T = TypeVar("T")
 CHUNK = 512 * 1024
 URL_TTL = timedelta(hours=1)
+COPY_LIMIT = 5 * 1024**3   # the largest object one CopyObject may copy
 
 
 class S3Storage:
@@ -226,6 +228,17 @@ class S3Storage:
                          content_type="video/mp4" if name.endswith(".mp4") else "application/octet-stream",
                          part_size=64 * 1024 * 1024)
         return (await aiofiles.os.stat(path)).st_size
+
+    async def copy_object(self, source: str, target: str) -> None:
+        size = await self.object_size(source)
+        if size is None:
+            raise FileNotFoundError(source)
+        origin = CopySource(self.bucket, self.object_key(source))
+        if size <= COPY_LIMIT:
+            await self._call(self.client.copy_object, self.bucket, self.object_key(target), origin)
+        else:   # CopyObject stops at 5 GiB; compose copies in parts (UploadPartCopy)
+            await self._call(self.client.compose_object, self.bucket, self.object_key(target),
+                             [ComposeSource(self.bucket, self.object_key(source))])
 
     async def locate_object(self, name: str, ttl: float = 6 * 3600) -> str:
         return await self._call(self.public_client.presigned_get_object, self.bucket, self.object_key(name),

@@ -191,3 +191,22 @@ async def test_objects_put_locate_read_size_delete(client: TestClient[Any, Any],
     await storage.delete_object(name)
     await storage.delete_object(name)
     assert await storage.object_size(name) is None
+
+
+async def test_copy_object_is_independent_of_its_source(client: TestClient[Any, Any], tmp_path: Any) -> None:
+    storage = service_of(client).storage
+    data = os.urandom(MiB + 5)
+    source = tmp_path / "master.mp4"
+    source.write_bytes(data)
+    await storage.put_object("assets/c/master.mp4", str(source))
+    await storage.copy_object("assets/c/master.mp4", "assets/c/master.grant.mp4")
+    await storage.copy_object("assets/c/master.mp4", "assets/c/master.grant.mp4")   # replaces
+    assert await _fetch(await storage.locate_object("assets/c/master.grant.mp4")) == data
+    await storage.delete_object("assets/c/master.grant.mp4")      # the copy goes, the source stays
+    assert await storage.object_size("assets/c/master.grant.mp4") is None
+    assert await storage.object_size("assets/c/master.mp4") == len(data)
+    await storage.copy_object("assets/c/master.mp4", "assets/c/again.mp4")
+    await storage.delete_object("assets/c/master.mp4")            # and the other way round
+    assert await _fetch(await storage.locate_object("assets/c/again.mp4")) == data
+    with pytest.raises(FileNotFoundError):
+        await storage.copy_object("assets/c/missing.mp4", "assets/c/x.mp4")

@@ -87,10 +87,18 @@ def test_master_and_static_renditions(gateway_factory: Any, worker_factory: Any,
     asset = api(gateway.url, "PUT", f"/video/v1/assets/{asset['id']}/master-access",
                 {"master_access": "temporary"})["data"]
     assert asset["master"]["status"] == "ready" and asset["master"]["url"] != preparing["url"]
-    assert fetch(asset["master"]["url"])[1] == body
+    fresh = asset["master"]["url"]
+    status, fresh_body, headers = fetch(fresh)
+    assert status == 200 and fresh_body == body
+    if settings_data["storage"]["backend"] == "filesystem":   # served by the gateway: inert
+        assert headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert headers["X-Content-Type-Options"] == "nosniff"
     asset = api(gateway.url, "PUT", f"/video/v1/assets/{asset['id']}/master-access",
                 {"master_access": "none"})["data"]
     assert "master" not in asset and asset["master_access"] == "none"
+    # revoking kills the link already handed out (a presigned S3 URL too), and the master stays stored
+    assert fetch(fresh)[0] == 404
+    assert stored_master(settings_data, asset["id"]) == body
 
 
 @pytest.mark.parametrize("backend", ["filesystem"], indirect=True)
