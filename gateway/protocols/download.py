@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ MEDIA_TYPES = frozenset({
     "audio/webm", "audio/flac",
     "image/jpeg", "image/png", "image/gif", "image/webp",
 })
+WRITE_TIMEOUT = 60.0   # seconds a download may wait for its reader to take more bytes
 INERT = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
 
 
@@ -86,7 +88,13 @@ async def stream_range(request: web.Request, size: int, read: Reader, *, content
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     await response.prepare(request)
     if request.method != "HEAD":
-        async for chunk in read(start, end):
-            await response.write(chunk)
+        try:
+            async for chunk in read(start, end):
+                async with asyncio.timeout(WRITE_TIMEOUT):   # a reader that stops reading is let go
+                    await response.write(chunk)
+        except TimeoutError:
+            if request.transport is not None:
+                request.transport.close()
+            return response
     await response.write_eof()
     return response

@@ -377,3 +377,27 @@ async def test_storage_is_undone_when_the_record_cannot_be_written(client: Clien
         uploads = await storage._call(storage.client._list_multipart_uploads, storage.bucket,
                                       prefix=storage.key(created[0]))
         assert not uploads.uploads
+
+
+async def test_a_download_whose_reader_stops_reading_is_let_go(client: Client,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.protocols import download
+    monkeypatch.setattr(download, "WRITE_TIMEOUT", 1.0)
+    size = 48 * 1024 * 1024
+    url = await create(client, size)
+    resp = await client.patch(url, data=b"\0" * size, headers={**TUS, **OCTET, "Upload-Offset": "0"})
+    assert resp.status == 204
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.setblocking(False)
+    assert client.port is not None
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", client.port))
+    raw = Raw(*await asyncio.open_connection(sock=sock))
+    await raw.request("GET", url.split(str(client.port), 1)[1], AUTH)
+    await asyncio.sleep(4)          # read nothing: the gateway's writes stall, then it lets go
+    received = 0
+    async with asyncio.timeout(10):
+        while chunk := await raw.reader.read(1 << 20):
+            received += len(chunk)
+    assert received < size          # the connection ended before the whole file was sent
+    raw.close()
