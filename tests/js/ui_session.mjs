@@ -15,7 +15,9 @@ const browser = await chromium.launch({
   args: ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
 });
-const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1024, height: 768 } });
+// httpCredentials: a browser that has the API's Basic credentials cached (the attacker's best case)
+const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1024, height: 768 },
+                                           httpCredentials: opts.httpCredentials });
 // Content-Security-Policy violations with where they happened (the console only has a message)
 await context.addInitScript(() => {
   document.addEventListener("securitypolicyviolation", (e) => {

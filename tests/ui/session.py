@@ -114,9 +114,12 @@ class Session:
 
 
 @contextmanager
-def open_session(log: Path, width: int = 1024, height: int = 768) -> Iterator[Session]:
+def open_session(log: Path, width: int = 1024, height: int = 768,
+                 credentials: tuple[str, str] | None = None) -> Iterator[Session]:
     require_browser()
-    options = {"executablePath": str(CHROMIUM), "viewport": {"width": width, "height": height}}
+    options: dict[str, Any] = {"executablePath": str(CHROMIUM), "viewport": {"width": width, "height": height}}
+    if credentials is not None:
+        options["httpCredentials"] = {"username": credentials[0], "password": credentials[1]}
     with log.open("w") as stderr:
         proc = subprocess.Popen(["node", str(JS / "ui_session.mjs"), json.dumps(options)], cwd=JS, text=True,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
