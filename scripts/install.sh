@@ -31,6 +31,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # pip runs again only when pyproject.toml changed since the last install of this kind
 stamp=".venv/.installed-$want_test"
+if [ "$want_test" = 0 ] && [ -f .venv/.installed-1 ] && [ ! pyproject.toml -nt .venv/.installed-1 ]; then
+  stamp=".venv/.installed-1"   # the test install is a superset
+fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -U pip
   if [ "$want_test" = 1 ]; then
