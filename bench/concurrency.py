@@ -90,7 +90,7 @@ async def run(endpoint: str, pid: int, uploads: int, each: int) -> dict[str, obj
 
 
 def main() -> None:
-    from gateway.settings import parse_size
+    from gateway.core.units import parse_size
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--uploads", type=int, default=100)

@@ -133,7 +133,7 @@ def run_minio(endpoint: str, file: Path) -> float:
 
 
 def main() -> None:
-    from gateway.settings import parse_size
+    from gateway.core.units import parse_size
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", default="1GiB")

@@ -1,6 +1,6 @@
 """``python -m gateway [--config PATH]``: run the gateway.
 
-``python -m gateway upload FILE ...`` runs the command-line uploader instead (:mod:`gateway.cli`); the
+``python -m gateway upload FILE ...`` runs the command-line uploader instead (:mod:`upgw`); the
 server's modules are imported only when the server runs, so the uploader starts quickly.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     if args_list[:1] == ["upload"]:
-        from gateway.cli import main as cli_main
+        from upgw import main as cli_main
         return cli_main(args_list, prog="python -m gateway")
     parser = argparse.ArgumentParser(prog="python -m gateway", description="Resumable-upload gateway",
                                      epilog="python -m gateway upload FILE uploads a file through a running "

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import build_parser, main, shown_command
-from gateway.cli.api import Credentials
-from gateway.cli.errors import CliError
-from gateway.cli.options import upload_options
-from gateway.cli.progress import Progress, format_eta, render
-from gateway.cli.state import FileIdentity, StateStore
-from gateway.cli.summary import describe
+from upgw import build_parser, main, shown_command
+from upgw.api import Credentials
+from upgw.errors import CliError
+from upgw.options import upload_options
+from upgw.progress import Progress, format_eta, render
+from upgw.state import FileIdentity, StateStore
+from upgw.summary import describe
 
 MIB = 1024 * 1024
 

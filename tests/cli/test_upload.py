@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from gateway.cli.state import FileIdentity, StateStore
 from tests.cli.conftest import MIB, cli_env, head_offset, offset_reaches, run_cli, start_cli, state_record, wait_for
 from tests.cli.proxy import ThrottledProxy
 from tests.conftest import AUTH
 from tests.e2e.test_worker import api, clip
+from upgw.state import FileIdentity, StateStore
 
 pytestmark = pytest.mark.parametrize("backend", ["filesystem"], indirect=True)
 

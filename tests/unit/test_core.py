@@ -10,8 +10,9 @@ import pytest
 from gateway.core.checksum import parse_upload_checksum
 from gateway.core.parts import MAX_PARTS, MIN_PART, MiB, part_size_for, plan_concat
 from gateway.core.tus_headers import parse_concat, parse_metadata, parse_range, parse_uint
+from gateway.core.units import parse_duration, parse_size
 from gateway.errors import BadRequest
-from gateway.settings import load_settings, parse_duration, parse_size
+from gateway.settings import load_settings
 
 
 def test_parse_uint() -> None:

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.cli.api import Api
-from gateway.cli.console import Console
-from gateway.cli.errors import UploadErrored, UploadUnavailable, WaitTimedOut
+from upgw.api import Api
+from upgw.console import Console
+from upgw.errors import UploadErrored, UploadUnavailable, WaitTimedOut
 
 FINAL = frozenset({"ready", "errored"})
 FIRST_DELAY, MAX_DELAY = 0.25, 2.0

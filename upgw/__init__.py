@@ -1,4 +1,5 @@
-"""The command-line uploader: ``python -m gateway upload FILE`` or ``upgw upload FILE``.
+"""The command-line uploader: `upgw upload FILE` (`.venv/bin/upgw` outside the venv), `python -m upgw`, or
+``python -m gateway upload FILE``. A client package of its own: it never imports redis, minio or saq.
 
 Modules: ``options`` (arguments), ``api`` (the Mux-style JSON API), ``http`` (requests and retries),
 ``state`` (resume records), ``transfer`` (tuspy, resuming from the server's offset), ``progress`` and
@@ -14,10 +15,10 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 
-from gateway.cli.console import Console
-from gateway.cli.errors import EXIT_INTERRUPTED, CliError, GatewayUnreachable, WaitTimedOut
-from gateway.cli.options import add_upload_parser, upload_options
-from gateway.cli.upload import UploadCommand
+from upgw.console import Console
+from upgw.errors import EXIT_INTERRUPTED, CliError, GatewayUnreachable, WaitTimedOut
+from upgw.options import add_upload_parser, upload_options
+from upgw.upload import UploadCommand
 
 
 def build_parser(prog: str, environ: Mapping[str, str]) -> argparse.ArgumentParser:

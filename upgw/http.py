@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.cli.errors import GatewayUnreachable
+from upgw.errors import GatewayUnreachable
 
 # statuses worth asking again: the gateway or its Redis/S3 is briefly away, or another request holds the lock
 RETRYABLE_STATUSES = frozenset({408, 423, 429, 500, 502, 503, 504})

@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
-from gateway.cli.console import Console
-from gateway.cli.errors import GatewayUnreachable, HttpError, UploadUnavailable
-from gateway.cli.http import RETRYABLE_STATUSES, Backoff, Response, send, with_retries
-from gateway.cli.progress import Progress
-from gateway.cli.state import ResumeRecord
+from upgw.console import Console
+from upgw.errors import GatewayUnreachable, HttpError, UploadUnavailable
+from upgw.http import RETRYABLE_STATUSES, Backoff, Response, send, with_retries
+from upgw.progress import Progress
+from upgw.state import ResumeRecord
 
 T = TypeVar("T")
 TUS = {"Tus-Resumable": "1.0.0"}

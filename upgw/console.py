@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from gateway.cli.progress import Progress
+from upgw.progress import Progress
 
 
 class Console:

@@ -11,15 +11,15 @@ import json
 import time
 from typing import Any, Literal, TextIO
 
-from gateway.cli.api import Api, Credentials
-from gateway.cli.console import Console
-from gateway.cli.errors import EXIT_ERRORED, EXIT_READY, CliError, HttpError, UploadErrored, UploadUnavailable
-from gateway.cli.http import Backoff
-from gateway.cli.options import UploadOptions
-from gateway.cli.state import FileIdentity, ResumeRecord, StateStore
-from gateway.cli.summary import describe
-from gateway.cli.transfer import Transfer
-from gateway.cli.wait import AssetWaiter, asset_id_of
+from upgw.api import Api, Credentials
+from upgw.console import Console
+from upgw.errors import EXIT_ERRORED, EXIT_READY, CliError, HttpError, UploadErrored, UploadUnavailable
+from upgw.http import Backoff
+from upgw.options import UploadOptions
+from upgw.state import FileIdentity, ResumeRecord, StateStore
+from upgw.summary import describe
+from upgw.transfer import Transfer
+from upgw.wait import AssetWaiter, asset_id_of
 
 
 class UploadCommand:

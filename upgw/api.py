@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.cli.errors import AuthFailed, CliError, HttpError
-from gateway.cli.http import Backoff, Notice, Response, send, with_retries
+from upgw.errors import AuthFailed, CliError, HttpError
+from upgw.http import Backoff, Notice, Response, send, with_retries
 
 
 @dataclass(frozen=True)

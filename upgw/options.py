@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.settings import parse_duration, parse_size
+from gateway.core.units import parse_duration, parse_size
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
