@@ -21,10 +21,10 @@ from gateway.catalog.events import EventLog
 from gateway.catalog.masters import DownloadLinks, MasterAccess
 from gateway.catalog.uploads import DirectUploads
 from gateway.http import BACKEND_ERROR, Handler, error_middleware
-from gateway.jobs import JobQueue
 from gateway.metrics import JobTimings, Metrics
 from gateway.models import Upload
 from gateway.protocols.tus import TusProtocol
+from gateway.queue import JobQueue
 from gateway.service import UploadService
 from gateway.settings import Settings
 from gateway.state.keys import Keys

@@ -15,12 +15,12 @@ from typing import Any
 from saq import Worker
 from saq.types import PartialTimersDict
 
-from gateway.jobs import PROCESS_ASSET, JobQueue
 from gateway.logs import configure_logging
+from gateway.queue import PROCESS_ASSET, JobQueue
 from gateway.settings import Settings, settings_for_command
-from gateway.webhooks.runner import WebhookRunner
 from workers.jobs import JOBS, RESOURCES, process_asset
 from workers.resources import Resources
+from workers.webhooks.runner import WebhookRunner
 
 log = logging.getLogger("workers")
 SHUTDOWN_LIMIT_S = 12

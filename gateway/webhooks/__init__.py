@@ -1,8 +1,4 @@
-"""Mux-style signed webhooks, delivered at least once.
-
-    event log (<p>:events) --relay (consumer group)--> deliveries (<p>:{webhooks}:*) --sender--> POST
-
-The relay and the sender run in every worker process (runner.py); the gateway only serves the
-delivery log (api.py). See store.py for the keys, schedule.py for the retry schedule, signature.py for
-``Mux-Signature`` and envelope.py for the body.
+"""Webhook deliveries as the gateway sees them: the records (``store.py``), the event shape
+(``envelope.py``) and ``GET /video/v1/webhook-deliveries`` (``api.py``). The relay and the sender that
+make deliveries run in the workers (``workers/webhooks/``).
 """

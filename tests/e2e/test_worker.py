@@ -14,7 +14,7 @@ import pytest
 import redis
 from tusclient import client as tus_client
 
-from gateway.jobs import queue_name
+from gateway.queue import queue_name
 from tests.conftest import AUTH
 from tests.servers import start_seaweedfs
 

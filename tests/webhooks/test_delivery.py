@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import redis
 
-from gateway.webhooks.signature import verify
 from tests.conftest import AUTH
 from tests.webhooks.receiver import Receiver, Request, node_verify
+from workers.webhooks.signature import verify
 
 pytestmark = pytest.mark.parametrize("backend", ["filesystem"], indirect=True)
 

@@ -22,12 +22,12 @@ from redis.asyncio import Redis
 from gateway.catalog.events import EventLog
 from gateway.settings import WebhookSettings
 from gateway.webhooks.envelope import Event
-from gateway.webhooks.relay import GROUP, Relay
-from gateway.webhooks.sender import Sender
-from gateway.webhooks.signature import verify
 from gateway.webhooks.store import Delivery, DeliveryStore, Endpoint
 from tests.servers import RedisService
 from tests.webhooks.receiver import Receiver
+from workers.webhooks.relay import GROUP, Relay
+from workers.webhooks.sender import Sender
+from workers.webhooks.signature import verify
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.settings import WebhookSettings
 from gateway.webhooks.envelope import Event, envelope, unix_seconds, webhook_data
-from gateway.webhooks.schedule import Schedule
+from workers.webhooks.schedule import Schedule
 
 
 def simulate(schedule: Schedule) -> int:

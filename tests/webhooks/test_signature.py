@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from gateway.webhooks.signature import SignatureError, sign, signature, verify
 from tests.webhooks.receiver import node_verify
+from workers.webhooks.signature import SignatureError, sign, signature, verify
 
 VECTOR_SECRET, VECTOR_T, VECTOR_BODY = "SuperSecret123", 1565125718, b'{"test":"body"}'
 VECTOR_V1 = "854ece4c22acef7c66b57d4e504153bc512595e8e9c772ece2a68150548c19a7"

@@ -11,9 +11,9 @@ import uuid
 from redis.asyncio import Redis
 
 from gateway.settings import Settings
-from gateway.webhooks.relay import Relay
-from gateway.webhooks.sender import Sender
 from gateway.webhooks.store import DeliveryStore
+from workers.webhooks.relay import Relay
+from workers.webhooks.sender import Sender
 
 
 class WebhookRunner:

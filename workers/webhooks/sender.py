@@ -22,9 +22,9 @@ import aiohttp
 from gateway.catalog.events import iso_now
 from gateway.settings import WebhookSettings
 from gateway.webhooks.envelope import body, envelope
-from gateway.webhooks.schedule import Schedule
-from gateway.webhooks.signature import HEADER, sign
 from gateway.webhooks.store import DELIVERED, FAILED, PENDING, Delivery, DeliveryStore
+from workers.webhooks.schedule import Schedule
+from workers.webhooks.signature import HEADER, sign
 
 log = logging.getLogger("gateway.webhooks")
 
