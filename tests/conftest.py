@@ -127,7 +127,11 @@ async def client_factory(settings_data: dict[str, Any]) -> AsyncIterator[Any]:
 
 
 def service_of(client: TestClient[Any, Any]) -> UploadService:
-    return client.app[SERVICE]  # type: ignore[index]
+    app = client.app
+    assert app is not None
+    service = app[SERVICE]
+    assert isinstance(service, UploadService)
+    return service
 
 
 class GatewayProcess:

@@ -61,16 +61,18 @@ def test_tuspy_upload_with_checksums_and_no_metadata(gateway_factory: Any, media
     client = tus_client.TusClient(gateway.url + "/files/", headers=AUTH)
     uploader = client.uploader(str(media), chunk_size=5 * MiB, upload_checksum=True)
     uploader.upload()
+    assert uploader.url is not None
     assert sha256(download(uploader.url)) == sha256(media.read_bytes())
 
 
 def test_tuspy_resumes_an_interrupted_upload(gateway_factory: Any, media: Path, tmp_path: Path) -> None:
     gateway = gateway_factory()
-    store = FileStorage(str(tmp_path / "tuspy.json"))
+    store = FileStorage(str(tmp_path / "tuspy.json"))  # type: ignore[no-untyped-call]
     client = tus_client.TusClient(gateway.url + "/files/", headers=AUTH)
     first = client.uploader(str(media), chunk_size=3 * MiB, store_url=True, url_storage=store,
                             metadata={"filename": "random.bin"})
     first.upload(stop_at=9 * MiB)
+    assert first.url is not None
     assert int(head(first.url)["Upload-Offset"]) == 9 * MiB
     second = client.uploader(str(media), chunk_size=3 * MiB, store_url=True, url_storage=store)
     assert second.url == first.url and second.offset == 9 * MiB

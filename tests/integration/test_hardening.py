@@ -28,7 +28,7 @@ def b64(value: str) -> str:
     return base64.b64encode(value.encode()).decode()
 
 
-async def create(client: Client, length: int | None = None, **headers: str) -> str:
+async def create(client: Client, length: int | None = None, /, **headers: str) -> str:
     h = {**TUS, **AUTH, **headers}
     if length is not None:
         h["Upload-Length"] = str(length)
