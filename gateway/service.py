@@ -103,7 +103,7 @@ class UploadService:
                      extra: dict[str, str] | None = None, upload_id: str | None = None,
                      deadline: float | None = None) -> Upload:
         if length is not None and length > self.settings.max_size:
-            raise PayloadTooLarge(f"Upload-Length {length} is above the maximum of {self.settings.max_size}")
+            raise PayloadTooLarge(f"a length of {length} bytes is above the maximum upload size of {self.settings.max_size}")
         upload = Upload(
             id=upload_id or new_upload_id(), offset=0, length=length,
             part_size=part_size_for(length, max_size=self.settings.max_size,
@@ -186,7 +186,7 @@ class UploadService:
             if upload.concat is ConcatKind.FINAL:
                 raise Forbidden("a final upload of a concatenation cannot be patched")
             if offset != upload.offset:
-                raise OffsetMismatch(f"Upload-Offset is {offset} but the upload is at {upload.offset}",
+                raise OffsetMismatch(f"this request starts at byte {offset} but the upload holds {upload.offset} bytes",
                                      headers={"Upload-Offset": str(upload.offset)})
             if declare_length is not None:
                 upload = await self._declare_length(upload, declare_length)
@@ -225,14 +225,14 @@ class UploadService:
     async def _declare_length(self, upload: Upload, length: int) -> Upload:
         if upload.length is not None:
             if upload.length != length:
-                raise BadRequest("Upload-Length is already set and cannot change")
+                raise BadRequest(f"the upload's length is already {upload.length} bytes and cannot change to {length}")
             return upload
         if length < upload.offset:
-            raise BadRequest(f"Upload-Length {length} is below the bytes already stored ({upload.offset})")
+            raise BadRequest(f"a length of {length} bytes is below the {upload.offset} bytes already stored")
         if length > self.settings.max_size:
-            raise PayloadTooLarge(f"Upload-Length {length} is above the maximum of {self.settings.max_size}")
+            raise PayloadTooLarge(f"a length of {length} bytes is above the maximum upload size of {self.settings.max_size}")
         if length > upload.offset + await self._room_in_finals(upload):
-            raise PayloadTooLarge(f"Upload-Length {length} would take a final upload that lists this one "
+            raise PayloadTooLarge(f"a length of {length} bytes would take a final upload that lists this one "
                                   f"above the maximum of {self.settings.max_size}")
         await self.state.update(upload.id, {"length": str(length)}, only_if=("length", ""))
         return upload.with_(length=length)

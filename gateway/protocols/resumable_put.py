@@ -34,8 +34,9 @@ def claims(request: web.Request) -> bool:
 
 def progress_response(upload: Upload) -> web.Response:
     # an explicit type: browsers parse an untyped empty XHR answer as XML (and report the parse error)
-    if upload.complete:
-        return web.Response(status=200, content_type="text/plain")
+    if upload.complete:   # a short JSON receipt (curl -T shows it); UpChunk only reads the status
+        return web.json_response({"id": upload.extra.get("direct") or upload.id, "status": "complete",
+                                  "size": upload.length})
     response = web.Response(status=308, reason="Resume Incomplete", content_type="text/plain")
     if (header := stored_range(upload.offset)) is not None:
         response.headers["Range"] = header
@@ -68,7 +69,7 @@ async def _handle(request: web.Request, service: UploadService) -> web.StreamRes
         raise BadRequest(f"the upload's total is {upload.length} bytes, not {wanted.total}")
     declare = wanted.total if upload.length is None else None
     if wanted.start is None or upload.complete:  # a status check, or nothing left to do
-        if declare is not None and declare >= upload.offset:
+        if declare is not None:   # a total below what is stored is refused (400)
             upload = (await service.append(upload_id, upload.offset, None, content_length=0,
                                            declare_length=declare)).upload
         return progress_response(upload)

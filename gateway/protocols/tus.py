@@ -109,7 +109,9 @@ class TusProtocol:
             if method not in ("OPTIONS", "GET"):
                 version = request.headers.get("Tus-Resumable")
                 if version != TUS_VERSION:
-                    raise UnsupportedVersion(f"Tus-Resumable {version!r} is not supported; use {TUS_VERSION}",
+                    problem = ("the Tus-Resumable header is missing" if version is None
+                               else f"Tus-Resumable {version[:20]!r} is not supported")
+                    raise UnsupportedVersion(f"{problem}; send Tus-Resumable: {TUS_VERSION}",
                                              headers={"Tus-Version": TUS_VERSION})
             response: web.StreamResponse = await handler(request)
         except GatewayError as exc:

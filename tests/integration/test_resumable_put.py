@@ -112,3 +112,26 @@ async def test_put_without_length_is_411(client: Client) -> None:
 
     resp = await client.put(url, data=gen())
     assert resp.status == 411
+
+
+async def test_curl_T_gets_a_json_receipt(client: Client) -> None:
+    url = await deferred(client)
+    resp = await put(client, url, b"x" * 1000)
+    assert resp.status == 200 and resp.content_type == "application/json"
+    receipt = await resp.json()
+    assert receipt["status"] == "complete" and receipt["size"] == 1000
+    # the id is the direct upload's, as the Mux API knows it
+    found = await client.get(f"/video/v1/uploads/{receipt['id']}", headers=AUTH)
+    assert found.status == 200 and (await found.json())["data"]["status"] == "asset_created"
+
+
+async def test_put_errors_speak_of_ranges_not_tus_headers(client_factory: Any) -> None:
+    client = await client_factory(uploads={"max_size": 1000})
+    url = await deferred(client)
+    assert (await put(client, url, b"a" * 10, "bytes 0-9/*")).status == 308
+    for content_range, data in (("bytes 10-19/5000", b"b" * 10),     # a total past max_size
+                                ("bytes */5", b""),                  # a total below what is stored
+                                ("bytes 10-1009/*", b"c" * 1000)):   # more than may ever be stored
+        resp = await put(client, url, data, content_range)
+        text = await resp.text()
+        assert 400 <= resp.status < 500 and "Upload-" not in text and "Tus" not in text, (content_range, text)

@@ -58,9 +58,11 @@ async def test_options_ignores_tus_resumable(client: Client) -> None:  # C5
 
 
 async def test_wrong_or_missing_version_gets_412_with_tus_version(client: Client) -> None:  # C3, C4
-    for headers in ({"Tus-Resumable": "0.2.2"}, {}):
+    for headers, says in (({"Tus-Resumable": "0.2.2"}, "'0.2.2' is not supported"),
+                          ({}, "the Tus-Resumable header is missing")):
         resp = await client.post("/files/", headers={**AUTH, "Upload-Length": "5", **headers})
         assert resp.status == 412
+        assert says in await resp.text() and "None" not in await resp.text()
         assert resp.headers["Tus-Version"] == "1.0.0"
         assert resp.headers["Tus-Resumable"] == "1.0.0"  # C2 on errors too
     assert (await client.get("/files/")).status in (405, 412)
