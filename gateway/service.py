@@ -103,7 +103,8 @@ class UploadService:
                      extra: dict[str, str] | None = None, upload_id: str | None = None,
                      deadline: float | None = None) -> Upload:
         if length is not None and length > self.settings.max_size:
-            raise PayloadTooLarge(f"a length of {length} bytes is above the maximum upload size of {self.settings.max_size}")
+            raise PayloadTooLarge(f"a length of {length} bytes is above the maximum upload size of "
+                                  f"{self.settings.max_size}")
         upload = Upload(
             id=upload_id or new_upload_id(), offset=0, length=length,
             part_size=part_size_for(length, max_size=self.settings.max_size,
@@ -230,7 +231,8 @@ class UploadService:
         if length < upload.offset:
             raise BadRequest(f"a length of {length} bytes is below the {upload.offset} bytes already stored")
         if length > self.settings.max_size:
-            raise PayloadTooLarge(f"a length of {length} bytes is above the maximum upload size of {self.settings.max_size}")
+            raise PayloadTooLarge(f"a length of {length} bytes is above the maximum upload size of "
+                                  f"{self.settings.max_size}")
         if length > upload.offset + await self._room_in_finals(upload):
             raise PayloadTooLarge(f"a length of {length} bytes would take a final upload that lists this one "
                                   f"above the maximum of {self.settings.max_size}")
