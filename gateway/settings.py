@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,13 +67,32 @@ class StorageSettings(BaseModel):
     spool_dir: str = ""
 
 
+# What an API token may do (``auth.tokens[].scopes``); a token without ``scopes`` may do all of it.
+Scope = Literal["uploads", "assets:read", "assets:write", "webhooks:read"]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+
+
 class Token(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str = Field(min_length=1)
-    secret: SecretStr
+    secret: SecretStr = Field(min_length=1)
+    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES), min_length=1)
 
 
 class AuthSettings(BaseModel):
     tokens: list[Token] = []
+
+    @model_validator(mode="after")
+    def _distinct(self) -> AuthSettings:
+        """``Bearer`` carries only the secret, so two tokens sharing one could not be told apart."""
+        ids = [t.id for t in self.tokens]
+        if len(set(ids)) != len(ids):
+            raise ValueError("auth.tokens: two tokens have the same id")
+        secrets = [t.secret.get_secret_value() for t in self.tokens]
+        if len(set(secrets)) != len(secrets):
+            raise ValueError("auth.tokens: two tokens have the same secret")
+        return self
 
 
 class UploadSettings(BaseModel):

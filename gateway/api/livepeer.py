@@ -42,7 +42,7 @@ class LivepeerApi:
 
     async def request_upload(self, request: web.Request) -> web.Response:
         try:
-            self.auth.check(request)
+            self.auth.check(request, "uploads")
             body = await parse_body(request, LivepeerRequestUpload)
             livepeer = {"name": body.name, "playbackId": new_id(16).lower(), "task": new_id(32).lower()}
             record = await self.uploads.create(
@@ -59,7 +59,7 @@ class LivepeerApi:
 
     async def get_asset(self, request: web.Request) -> web.Response:
         try:
-            self.auth.check(request)
+            self.auth.check(request, "assets:read")
             asset_id = request.match_info["id"]
             upload_id = await self.uploads.redis.get(self._index(asset_id))
             if upload_id is None:

@@ -17,14 +17,15 @@ from gateway.api.schemas import (
     UpdateMasterAccess,
     parse_body,
     query_int,
+    require_json,
     settings_dump,
 )
 from gateway.auth import Authenticator
-from gateway.catalog.assets import AssetStore, public
+from gateway.catalog.assets import BAD_CURSOR, AssetStore, parse_cursor, public
 from gateway.catalog.events import EventLog
 from gateway.catalog.masters import DownloadLinks, MasterAccess, delete_asset_files, downloadable, object_name
 from gateway.catalog.uploads import DirectUploads
-from gateway.errors import Forbidden, NotFound
+from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.protocols.download import stream_range
 from gateway.service import UploadService
 
@@ -62,7 +63,7 @@ class MuxApi:
     # -- uploads --------------------------------------------------------------------------------
 
     async def create_upload(self, request: web.Request) -> web.Response:
-        self.auth.check(request)
+        self.auth.check(request, "uploads")
         body = await parse_body(request, CreateUpload)
         settings = settings_dump(body.new_asset_settings)
         record = await self.uploads.create(timeout=body.timeout, cors_origin=body.cors_origin,
@@ -71,18 +72,19 @@ class MuxApi:
         return data(self.uploads.view(record), status=201)
 
     async def list_uploads(self, request: web.Request) -> web.Response:
-        self.auth.check(request)
+        self.auth.check(request, "uploads")
         limit = query_int(request, "limit", 25, low=1, high=100)
         page = query_int(request, "page", 1, low=1, high=1_000_000)
         records = await self.uploads.list(page=page, limit=limit)
         return data([self.uploads.view(r) for r in records])
 
     async def get_upload(self, request: web.Request) -> web.Response:
-        self.auth.check(request)
+        self.auth.check(request, "uploads")
         return data(self.uploads.view(await self.uploads.get(request.match_info["id"])))
 
     async def cancel_upload(self, request: web.Request) -> web.Response:
-        self.auth.check(request)
+        self.auth.check(request, "uploads")
+        require_json(request)   # no body is needed, but one that is sent must be JSON like any other
         return data(self.uploads.view(await self.uploads.cancel(request.match_info["id"])))
 
     # -- assets ---------------------------------------------------------------------------------
@@ -94,9 +96,15 @@ class MuxApi:
         return await self.masters.check(asset)
 
     async def list_assets(self, request: web.Request) -> web.Response:
-        self.auth.check(request)
+        self.auth.check(request, "assets:read")
         limit = query_int(request, "limit", 25, low=1, high=100)
         page = query_int(request, "page", 1, low=1, high=1_000_000)
+        cursors = request.query.getall("cursor", [])
+        if len(cursors) > 1:
+            raise BadRequest("cursor is given more than once")
+        cursor = cursors[0] if cursors else None
+        if cursor and parse_cursor(cursor) is None:   # refused with upload_id too, where it is unused
+            raise BadRequest(BAD_CURSOR)
         if upload_id := request.query.get("upload_id"):
             try:
                 record = await self.uploads.get(upload_id)
@@ -104,15 +112,15 @@ class MuxApi:
                 return data([])
             asset = await self.assets.get(record["asset_id"]) if record.get("asset_id") else None
             return data([public(asset)] if asset and page == 1 else [])
-        assets, cursor = await self.assets.page(limit=limit, cursor=request.query.get("cursor"), page=page)
-        return data([public(await self.masters.check(a)) for a in assets], next_cursor=cursor)
+        assets, next_cursor = await self.assets.page(limit=limit, cursor=cursor, page=page)
+        return data([public(await self.masters.check(a)) for a in assets], next_cursor=next_cursor)
 
     async def get_asset(self, request: web.Request) -> web.Response:
-        self.auth.check(request)
+        self.auth.check(request, "assets:read")
         return data(public(await self._asset(request.match_info["id"])))
 
     async def delete_asset(self, request: web.Request) -> web.Response:
-        self.auth.check(request)
+        self.auth.check(request, "assets:write")
         asset = await self._asset(request.match_info["id"])
         with contextlib.suppress(NotFound):
             await self.service.terminate(asset["_source"], reason="terminated")
@@ -125,7 +133,7 @@ class MuxApi:
 
     async def update_asset(self, request: web.Request) -> web.Response:
         """Mux's asset update: ``passthrough`` and ``meta`` (``video.asset.updated``)."""
-        self.auth.check(request)
+        self.auth.check(request, "assets:write")
         asset = await self._asset(request.match_info["id"])
         body = await parse_body(request, UpdateAsset)
         changes = body.model_dump(exclude_unset=True, exclude_none=False, mode="json")
@@ -139,7 +147,7 @@ class MuxApi:
         return data(updated)
 
     async def update_master_access(self, request: web.Request) -> web.Response:
-        self.auth.check(request)
+        self.auth.check(request, "assets:write")
         asset = await self._asset(request.match_info["id"])
         body = await parse_body(request, UpdateMasterAccess)
         if body.master_access == "temporary":

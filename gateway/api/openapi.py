@@ -11,7 +11,15 @@ from typing import Any
 from aiohttp import web
 from pydantic.json_schema import models_json_schema
 
-from gateway.api.schemas import CreateUpload, LivepeerRequestUpload, UpdateAsset, UpdateMasterAccess
+from gateway.api.schemas import (
+    MAX_BODY,
+    MAX_DEPTH,
+    CreateUpload,
+    LivepeerRequestUpload,
+    UpdateAsset,
+    UpdateMasterAccess,
+)
+from gateway.catalog.assets import CURSOR_PATTERN
 
 REF = "#/components/schemas/{model}"
 UPLOAD_STATUS = ["waiting", "asset_created", "errored", "cancelled", "timed_out"]
@@ -73,6 +81,30 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
 }
 
 
+# the token scope (auth.tokens[].scopes) each operation needs, as gateway/auth.py checks it
+SCOPES = {
+    "create-direct-upload": "uploads", "list-direct-uploads": "uploads", "get-direct-upload": "uploads",
+    "cancel-direct-upload": "uploads", "livepeer-request-upload": "uploads",
+    "list-assets": "assets:read", "get-asset": "assets:read", "livepeer-get-asset": "assets:read",
+    "delete-asset": "assets:write", "update-asset": "assets:write", "update-asset-master-access": "assets:write",
+    "list-webhook-deliveries": "webhooks:read",
+}
+DESCRIPTION = (
+    "Mux-compatible direct uploads and assets, and Livepeer's request-upload.\n\n"
+    "Authenticate with HTTP Basic `id:secret` or `Bearer secret`: 401 without valid credentials, 403 when "
+    "the token lacks the operation's scope (`x-token-scope`). Request bodies must be `application/json` "
+    f"(UTF-8; 415 otherwise), at most {MAX_BODY // 1024} KiB (413) and nested at most {MAX_DEPTH} deep (400).")
+
+
+def _operation(paths: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    for item in paths.values():
+        for operation in item.values():
+            if operation.get("operationId") == operation_id:
+                found: dict[str, Any] = operation
+                return found
+    raise KeyError(operation_id)
+
+
 def build_spec(base_url: str) -> dict[str, Any]:
     _, request_schemas = models_json_schema(
         [(m, "validation") for m in (CreateUpload, UpdateAsset, UpdateMasterAccess, LivepeerRequestUpload)],
@@ -94,7 +126,10 @@ def build_spec(base_url: str) -> dict[str, Any]:
             "responses": {"200": _json("Cancelled", _data(upload)), **ERRORS}}},
         "/video/v1/assets": {"get": {
             "operationId": "list-assets",
-            "parameters": [*PAGING, {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+            "parameters": [*PAGING, {"name": "cursor", "in": "query",
+                                     "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+                                     "description": "next_cursor of the previous page (empty: the first page); "
+                                                    "anything else is 400"},
                            {"name": "upload_id", "in": "query", "schema": {"type": "string"}}],
             "responses": {"200": _json("A page", _data({"type": "array", "items": asset}, next_cursor={
                 "type": ["string", "null"]})), **ERRORS}}},
@@ -139,10 +174,12 @@ def build_spec(base_url: str) -> dict[str, Any]:
                             "responses": {"200": _json("Ready", _ref("Health")),
                                           "503": _json("Not ready", _ref("Health"))}}},
     }
+    for operation_id, scope in SCOPES.items():
+        _operation(paths, operation_id)["x-token-scope"] = scope
     return {
         "openapi": "3.1.0",
         "info": {"title": "upload-gateway API", "version": "1",
-                 "description": "Mux-compatible direct uploads and assets, and Livepeer's request-upload."},
+                 "description": DESCRIPTION},
         "servers": [{"url": base_url}],
         "security": [{"basicAuth": []}, {"bearerAuth": []}],
         "paths": paths,

@@ -1,13 +1,21 @@
 """Request bodies of the JSON APIs, validated strictly: unknown fields, wrong types and out-of-range
-values are 400 ``invalid_parameters`` with one readable message per problem."""
+values are 400 ``invalid_parameters`` with one readable message per problem.
+
+A body must be ``application/json`` (UTF-8), else 415: a cross-site HTML form can only send
+``text/plain``, urlencoded or multipart bodies, and the browser may attach cached Basic credentials.
+It is read up to :data:`MAX_BODY` bytes (413 beyond) and its nesting is measured before it is parsed
+(400 beyond :data:`MAX_DEPTH`), so no body can exhaust the parser's recursion.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -17,8 +25,9 @@ from pydantic import (
     StrictStr,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 
-from gateway.errors import BadRequest, UnsupportedMediaType
+from gateway.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 M = TypeVar("M", bound=BaseModel)
 Policy = Literal["public", "signed", "drm"]
@@ -73,8 +82,32 @@ def _whole_float(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+# ``*`` or one origin as browsers send it in ``Origin``: http(s)://host[:port], nothing after. Letters may
+# be upper case and the default port may be given; both are normalised away (see _origin). The same
+# expression is the OpenAPI ``pattern``, so the description accepts exactly what the server does.
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_PORT = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+ORIGIN_PATTERN = rf"^(?:\*|[Hh][Tt][Tt][Pp][Ss]?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?)$"
+_ORIGIN = re.compile(ORIGIN_PATTERN)
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _origin(value: str) -> str:
+    if not _ORIGIN.fullmatch(value):
+        raise PydanticCustomError(
+            "origin", "must be * or one origin, scheme://host[:port] with scheme http or https and nothing "
+                      "after it (no path, trailing slash, query or list), e.g. https://app.example.com")
+    value = value.lower()
+    scheme = value.partition(":")[0]
+    default = _DEFAULT_PORTS.get(scheme, "")
+    return value.removesuffix(default) if default and value.endswith(default) else value
+
+
+Origin = Annotated[StrictStr, AfterValidator(_origin), Field(json_schema_extra={"pattern": ORIGIN_PATTERN})]
+
+
 class CreateUpload(_Strict):
-    cors_origin: StrictStr | None = Field(default=None, max_length=2048)
+    cors_origin: Origin | None = None
     timeout: Annotated[StrictInt, BeforeValidator(_whole_float)] = Field(default=3600, ge=60, le=604800)
     new_asset_settings: NewAssetSettings | None = None
     test: StrictBool = False
@@ -108,16 +141,68 @@ def _messages(exc: ValidationError) -> list[str]:
     return out
 
 
+MAX_BODY = 64 * 1024       # bytes; the largest legitimate body is a few KiB
+MAX_DEPTH = 32             # nested arrays/objects, the body object itself being level 1
+_READ = 16 * 1024
+# Outside strings only brackets and quotes matter; inside, an escape takes the next character with it.
+_TOKENS = re.compile(rb'\\.|["\[\]{}]', re.DOTALL)
+
+
+def require_json(request: web.Request) -> None:
+    """415 unless a request that carries a body declares it ``application/json`` (UTF-8)."""
+    if not request.body_exists:
+        return
+    charset = (request.charset or "utf-8").lower()
+    if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("send the request body as application/json (UTF-8)")
+
+
+def _too_deep(raw: bytes, limit: int) -> bool:
+    """Whether arrays/objects nest deeper than ``limit``: one linear pass, before any parsing."""
+    depth, in_string = 0, False
+    for match in _TOKENS.finditer(raw):
+        token = match.group()
+        if token == b'"':
+            in_string = not in_string
+        elif in_string or len(token) == 2:
+            continue
+        elif token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+async def _read(request: web.Request) -> bytes:
+    too_large = PayloadTooLarge(f"the request body is larger than {MAX_BODY // 1024} KiB")
+    if (request.content_length or 0) > MAX_BODY:
+        raise too_large
+    chunks, size = [], 0
+    while chunk := await request.content.read(_READ):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 async def parse_body(request: web.Request, model: type[M], *, optional: bool = False) -> M:
-    raw = await request.read()
+    require_json(request)
+    raw = await _read(request)
     if not raw.strip():
         if optional:
             return model()
         raise BadRequest("a JSON request body is required")
-    if request.content_type not in ("application/json", "application/octet-stream", "text/plain", ""):
-        raise UnsupportedMediaType("send the request body as application/json")
+    if _too_deep(raw, MAX_DEPTH):
+        raise BadRequest(f"the request body nests arrays and objects deeper than {MAX_DEPTH} levels")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON ({exc})") from None
     if not isinstance(data, dict):

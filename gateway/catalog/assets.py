@@ -7,12 +7,16 @@ leave the server; :func:`public` strips them.
 from __future__ import annotations
 
 import base64
+import math
+import re
 import time
+from decimal import Decimal
 from typing import Any
 
 from redis.asyncio import Redis
 
 from gateway.catalog.records import RecordStore, new_id
+from gateway.errors import BadRequest
 
 DEFAULTS: dict[str, Any] = {
     "master_access": "none",
@@ -70,17 +74,34 @@ def initial_asset(asset_id: str, upload_id: str, settings: dict[str, Any], *, so
     return asset
 
 
+# A cursor is the last asset's index score written out exactly in plain decimals, "_", and its id. The
+# grammar is a regular expression (the OpenAPI ``pattern`` of ``cursor``), so every cursor it admits names
+# a position (its score is finite) and every other string is 400; empty means the first page.
+_CURSOR = r"(-?[0-9]{1,300}(?:\.[0-9]{1,400})?)_([A-Za-z0-9]{1,64})"
+CURSOR_PATTERN = rf"^(?:{_CURSOR})?$"
+_CURSOR_RE = re.compile(_CURSOR)
+BAD_CURSOR = "cursor is not one this API returned (pass next_cursor from the previous page)"
+# Before: base64url of "<repr(score)>|<id>"; still read, so a listing that spans an upgrade goes on.
+_OLD_CURSOR_RE = re.compile(r"(-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\|([A-Za-z0-9]{1,64})")
+
+
 def _cursor(score: float, asset_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{score!r}|{asset_id}".encode()).decode().rstrip("=")
+    return f"{Decimal(repr(score)):f}_{asset_id}"   # the shortest exact decimal, never an exponent
 
 
-def _uncursor(cursor: str) -> tuple[float, str] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        score, _, asset_id = raw.partition("|")
-        return float(score), asset_id
-    except (ValueError, UnicodeDecodeError):
+def parse_cursor(cursor: str) -> tuple[float, str] | None:
+    """The position a cursor from :func:`_cursor` names; None for anything else (garbage, NaN, inf)."""
+    match = _CURSOR_RE.fullmatch(cursor)
+    if match is None:
+        try:
+            raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+            match = _OLD_CURSOR_RE.fullmatch(raw.decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+    if match is None:
         return None
+    score = float(match.group(1))
+    return (score, match.group(2)) if math.isfinite(score) else None
 
 
 class AssetStore:
@@ -106,9 +127,9 @@ class AssetStore:
         """Newest first. With ``cursor`` (from a previous page) the page after it; else page ``page``."""
         index = self.records.index
         if cursor:
-            position = _uncursor(cursor)
+            position = parse_cursor(cursor)
             if position is None:
-                return [], None
+                raise BadRequest(BAD_CURSOR)
             score, last_id = position
             rows = await self.redis.zrevrangebyscore(index, score, "-inf", start=0, num=limit + 64,
                                                      withscores=True)

@@ -131,7 +131,7 @@ class TusProtocol:
         })
 
     async def post(self, request: web.Request) -> web.StreamResponse:
-        self.auth.check(request)
+        self.auth.check(request, "uploads")
         metadata = request.headers.get("Upload-Metadata", "")
         parse_metadata(metadata)
         concat = parse_concat(request.headers.get("Upload-Concat"), self.location(""))
@@ -254,7 +254,7 @@ class TusProtocol:
         return web.Response(status=204)
 
     async def get(self, request: web.Request) -> web.StreamResponse:
-        self.auth.check(request)
+        self.auth.check(request, "assets:read")
         upload = await self.service.get(request.match_info["upload_id"])
         return await serve_download(request, self.service, upload)
 

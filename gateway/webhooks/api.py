@@ -20,6 +20,6 @@ class DeliveryApi:
         return [web.get("/video/v1/webhook-deliveries", self.list_deliveries)]
 
     async def list_deliveries(self, request: web.Request) -> web.Response:
-        self.auth.check(request)
+        self.auth.check(request, "webhooks:read")
         limit = query_int(request, "limit", 25, low=1, high=100)
         return data(await self.store.recent(limit))

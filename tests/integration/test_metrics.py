@@ -29,10 +29,12 @@ async def test_metrics_count_uploads_bytes_requests_and_queue(client: TestClient
     resp = await client.patch(location, data=b"67890", headers={
         **TUS, "Upload-Offset": "5", "Content-Type": "application/offset+octet-stream"})
     assert resp.status == 204
-    await client.delete(location, headers=TUS)
+    assert (await client.delete(location, headers=TUS)).status == 403   # it became an asset
+    resp = await client.post("/files/", headers={**TUS, **AUTH, "Upload-Length": "10"})
+    assert (await client.delete(resp.headers["Location"], headers=TUS)).status == 204
     await client.head(location + "x", headers=TUS)
     text = await (await client.get("/metrics")).text()
-    assert value(text, "upgw_uploads_created_total") == 1
+    assert value(text, "upgw_uploads_created_total") == 2
     assert value(text, "upgw_uploads_finished_total") == 1
     assert value(text, "upgw_bytes_received_total") == 10
     assert value(text, 'upgw_uploads_terminated_total{reason="terminated"}') == 1
