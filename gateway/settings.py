@@ -117,6 +117,10 @@ class JobSettings(BaseModel):
     concurrency: int = Field(default=1, ge=1, le=64)   # jobs one worker process runs at once
     sweep_interval: Duration = 30.0     # how often workers look for jobs of dead workers
     probe_timeout: Duration = 120.0     # ffprobe time limit
+    # Address-space limits (RLIMIT_AS) of one run; ffprobe alone maps ~250 MiB of shared libraries, and
+    # ffmpeg's needs grow with the host's cores (4K at 2160p: 1.6 GiB with 3 threads, 8.7 GiB with 48).
+    probe_memory: Size = Field(default=512 * 1024**2, ge=256 * 1024**2)   # one ffprobe run
+    transcode_memory: Size = Field(default=16 * 1024**3, ge=1024**3)      # one ffmpeg run (remux, standardise)
 
 
 class WebhookEndpoint(BaseModel):

@@ -91,7 +91,7 @@ async def _process(res: Resources, asset_id: str) -> str:
     source = await res.storage.locate(upload)
     limits = res.settings.jobs
     try:
-        analysis = await analyse(source, tier=tier, timeout=limits.probe_timeout)
+        analysis = await analyse(source, tier=tier, timeout=limits.probe_timeout, memory_limit=limits.probe_memory)
     except MediaError as exc:
         return await _media_failure(res, asset_id, exc)
     fields = analysis.to_asset_fields()
@@ -110,15 +110,16 @@ async def _process(res: Resources, asset_id: str) -> str:
         try:
             if analysis.is_standard:
                 try:
-                    await remux(source, dest, analysis, timeout=limits.timeout)
+                    await remux(source, dest, analysis, timeout=limits.timeout, memory_limit=limits.transcode_memory)
                 except MediaError as exc:   # a copy ffmpeg refuses can still be re-encoded
                     if exc.type in TRANSIENT:
                         raise
                     log.warning("asset.remux_failed", extra={"asset_id": asset_id, "error": exc.message})
                     await standardise(source, dest, analysis, tier=tier, timeout=limits.timeout,
-                                      progress=progress)
+                                      progress=progress, memory_limit=limits.transcode_memory)
             else:
-                await standardise(source, dest, analysis, tier=tier, timeout=limits.timeout, progress=progress)
+                await standardise(source, dest, analysis, tier=tier, timeout=limits.timeout, progress=progress,
+                                  memory_limit=limits.transcode_memory)
         except MediaError as exc:
             return await _media_failure(res, asset_id, exc)
         size = await res.storage.put_object(master_name(asset_id), dest)

@@ -74,30 +74,34 @@ class Analysis:
         return fields
 
 
-async def analyse(source: str, *, tier: str = "1080p", timeout: float = 120) -> Analysis:
-    """Probe `source` (a local path or an http(s) URL) against the rules of `tier`."""
+async def analyse(source: str, *, tier: str = "1080p", timeout: float = 120,
+                  memory_limit: int = probe.MEMORY_LIMIT) -> Analysis:
+    """Probe `source` (a local path or an http(s) URL) against the rules of `tier`; each ffprobe run may
+    use `memory_limit` bytes of address space (see `probe`)."""
     rules = rules_for(tier)
     parsed = Source.parse(source)
     parsed.check_local()
     try:
         async with asyncio.timeout(timeout):
-            return await _analyse(parsed, rules)
+            return await _analyse(parsed, rules, memory_limit)
     except TimeoutError as exc:
         raise MediaError("timeout", f"Analysing the input file took longer than {timeout:g} s") from exc
 
 
-async def _analyse(source: Source, rules: TierRules) -> Analysis:
+async def _analyse(source: Source, rules: TierRules, memory_limit: int) -> Analysis:
     # The first FULL_SCAN seconds of video are scanned while the streams are described.
-    described, head = await _together(probe.describe(source), probe.scan(source, "V:0", [(0.0, FULL_SCAN)]))
+    described, head = await _together(probe.describe(source, memory_limit=memory_limit),
+                                      probe.scan(source, "V:0", [(0.0, FULL_SCAN)], memory_limit=memory_limit))
     container, video, audio = described.container, described.video, described.audio
     _check_streams(video, audio)
     duration = container.duration or max((s.duration or 0.0 for s in (video, audio) if s is not None), default=0.0)
     streams = "V:0" if video is not None else "a:0"
     if video is None:
-        head = await probe.scan(source, streams, [(0.0, FULL_SCAN)])
+        head = await probe.scan(source, streams, [(0.0, FULL_SCAN)], memory_limit=memory_limit)
     later = sorted({max(FULL_SCAN, start) for start in (duration / 2 - WINDOW / 2, duration - WINDOW)
                     if duration > FULL_SCAN})
-    gop = measure(head + await probe.scan(source, streams, [(start, WINDOW) for start in later]))
+    gop = measure(head + await probe.scan(source, streams, [(start, WINDOW) for start in later],
+                                          memory_limit=memory_limit))
     if gop.packets == 0:
         raise MediaError("invalid_input", "No decodable video or audio stream found")
     edits = await _edit_lists(source, container)
