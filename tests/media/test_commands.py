@@ -23,3 +23,11 @@ async def test_command_lines_are_locked_down(clips: Clips) -> None:
             assert argv[i + 1] == (source.location if source.remote else "file:/data/in put.bin")
             assert "file:/out/o.mp4" in argv and argv[argv.index("-f") + 1] == "mp4"
             assert argv[argv.index("-movflags") + 1] == "+faststart"
+
+
+async def test_decoding_refuses_frames_past_the_probes_limit(clips: Clips) -> None:
+    """A stream may change size after the probe looked at it: the decoder's own cap is the probe's."""
+    analysis = await analyse(str(clips["vp9_opus"]))
+    argv = standardise_argv(Source.parse("/data/in.mp4"), "/out/o.mp4", analysis)
+    front = argv[:argv.index("-i")]
+    assert front[front.index("-max_pixels") + 1] == str(8192 * 8192)

@@ -271,3 +271,4 @@ def test_memory_settings_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert load_settings(config).jobs.probe_memory == 1024**3
     with pytest.raises(ValueError, match="greater than or equal"):
         JobSettings.model_validate({"probe_memory": "100MiB"})  # less than ffprobe's own libraries
+

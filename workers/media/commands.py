@@ -36,6 +36,7 @@ KEYFRAME_SECONDS = 2
 MAXRATE_KBPS: Mapping[str, int] = {"1080p": 7000, "1440p": 12000, "2160p": 18000}
 AAC_RATES = frozenset({7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000})
 AAC_KBPS_PER_CHANNEL = 96
+MAX_PIXELS = 8192 * 8192
 _GLOBAL = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1")
 
 
@@ -47,7 +48,8 @@ def remux_argv(source: Source, dest: str, analysis: Analysis) -> list[str]:
 
 
 def standardise_argv(source: Source, dest: str, analysis: Analysis) -> list[str]:
-    inp = ffmpeg.input(source.input_name, **source.input_options())
+    # decoders refuse frames past 8192x8192 (the probe's limit), even if a stream changes size later
+    inp = ffmpeg.input(source.input_name, **source.input_options(), max_pixels=MAX_PIXELS)
     plan = analysis.plan
     streams: list[Any] = []
     options: dict[str, Any] = {}
