@@ -1,4 +1,4 @@
-"""The application factory: wires settings to Redis, storage, the service and the protocol routes."""
+"""The application factory: routes, middlewares and start-up/shutdown, on objects built by gateway/compose.py."""
 
 from __future__ import annotations
 
@@ -10,35 +10,34 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
+from gateway import compose
 from gateway.api import openapi
 from gateway.api.livepeer import LivepeerApi
 from gateway.api.mux import MuxApi
 from gateway.auth import Authenticator
 from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
-from gateway.catalog.masters import DownloadLinks, MasterAccess
+from gateway.catalog.masters import MasterAccess
 from gateway.catalog.uploads import DirectUploads
-from gateway.http import BACKEND_ERROR, Handler, error_middleware
+from gateway.http import BACKEND_ERROR, Handler, error_middleware, on_response_prepare
 from gateway.metrics import JobTimings, Metrics
 from gateway.models import Upload
+from gateway.protocols.resource import UploadResource
 from gateway.protocols.tus import TusProtocol
 from gateway.queue import JobQueue
 from gateway.service import UploadService
 from gateway.settings import Settings
 from gateway.state.keys import Keys
-from gateway.state.lock import Locker
-from gateway.state.redis import RedisState
 from gateway.storage.base import Storage
-from gateway.storage.filesystem import FilesystemStorage
-from gateway.storage.s3 import S3Storage
 from gateway.ui import uploader_routes
 from gateway.webhooks.api import DeliveryApi
 
 log = logging.getLogger("gateway.app")
 
 SETTINGS = web.AppKey("settings", Settings)
+KEYS = web.AppKey("keys", Keys)
 REDIS = web.AppKey("redis", Redis)
 STORAGE = web.AppKey("storage", Storage)
 SERVICE = web.AppKey("service", UploadService)
@@ -48,43 +47,29 @@ EVENTS = web.AppKey("events", EventLog)
 JOBS = web.AppKey("jobs", JobQueue)
 MASTERS = web.AppKey("masters", MasterAccess)
 METRICS = web.AppKey("metrics", Metrics)
+TIMINGS = web.AppKey("timings", JobTimings)
 DRAINING = web.AppKey("draining", list[bool])
 
 
-def build_storage(settings: Settings) -> Storage:
-    """The one place a concrete backend is chosen (tusd's composer)."""
-    if settings.storage.backend == "s3":
-        return S3Storage(settings.storage.s3, spool_dir=settings.storage.spool_dir)
-    return FilesystemStorage(settings.storage.filesystem.root)
-
-
 async def _resources(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    # A blocking pool: under a burst, requests wait for a connection instead of failing.
-    pool = BlockingConnectionPool.from_url(settings.redis.url, max_connections=settings.redis.max_connections,
-                                           timeout=10, socket_timeout=10, health_check_interval=30)
-    redis = Redis(connection_pool=pool)
-    storage = build_storage(settings)
-    if isinstance(storage, S3Storage):
-        with contextlib.suppress(Exception):  # S3 may come up later; /healthz reports it meanwhile
-            await storage.ensure_bucket()
-    keys = Keys(settings.redis.key_prefix)
-    preferred = settings.storage.s3.part_size if settings.storage.backend == "s3" else 8 * 1024 * 1024
-    service = UploadService(RedisState(redis, keys), Locker(redis, keys), storage, settings.uploads,
-                            preferred_part_size=preferred)
-    jobs = JobQueue(settings.redis.url, keys.prefix, settings.jobs)
+    settings, keys = app[SETTINGS], app[KEYS]
+    redis = compose.redis(settings.redis)
+    storage = compose.storage(settings)
+    with contextlib.suppress(Exception):  # the backend may come up later; /healthz reports it meanwhile
+        await storage.prepare()
+    service = compose.service(settings, redis, storage, keys)
+    jobs = compose.jobs(settings, keys)
     await jobs.connect()
-    assets, events = AssetStore(redis, keys.prefix), EventLog(redis, keys.prefix)
-    uploads = DirectUploads(redis, keys.prefix, service, assets, events, base_url=settings.server.base_url,
-                            enqueue=jobs.enqueue_asset)
+    catalog = compose.catalog(settings, redis, storage, keys)
+    uploads = compose.direct_uploads(settings, redis, keys, service, catalog, enqueue=jobs.enqueue_asset)
     metrics = app[METRICS]
     service.on_create.append(metrics.on_created)
     service.on_complete.append(metrics.on_finished)
     service.on_terminate.append(metrics.on_terminated)
     service.on_bytes.append(metrics.bytes_received.inc)
     app[REDIS], app[STORAGE], app[SERVICE] = redis, storage, service
-    app[UPLOADS], app[ASSETS], app[EVENTS], app[JOBS] = uploads, assets, events, jobs
-    app[MASTERS] = MasterAccess(redis, keys.prefix, assets, events, DownloadLinks(storage, settings))
+    app[UPLOADS], app[ASSETS], app[EVENTS], app[JOBS] = uploads, catalog.assets, catalog.events, jobs
+    app[MASTERS], app[TIMINGS] = catalog.masters, catalog.timings
     yield
     await jobs.close()
     await storage.close()
@@ -135,7 +120,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
             queue = request.app[JOBS].queue
             snapshot.depth = {state: float(await queue.count(state))
                               for state in ("queued", "active", "incomplete")}
-            snapshot.jobs = await JobTimings(request.app[REDIS], request.app[SETTINGS].redis.key_prefix).read()
+            snapshot.jobs = await request.app[TIMINGS].read()
     except Exception:
         metrics.errors.labels("redis").inc()
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -170,6 +155,7 @@ async def healthz(request: web.Request) -> web.Response:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[metrics_middleware, error_middleware], client_max_size=1024**2)
     app[SETTINGS] = settings
+    app[KEYS] = compose.keys(settings)
     app[METRICS] = Metrics()
     app[DRAINING] = [False]
     app.cleanup_ctx.extend([_resources, _sweeper])
@@ -186,9 +172,10 @@ def create_app(settings: Settings) -> web.Application:
         mux = MuxApi(uploads, app[ASSETS], app[EVENTS], app[SERVICE], auth, app[MASTERS])
         livepeer = LivepeerApi(uploads, app[ASSETS], auth,
                                default_timeout=settings.direct_uploads.default_timeout)
-        app.router.add_routes(tus.routes() + mux.routes() + livepeer.routes()
+        resource = UploadResource(app[SERVICE], tus)
+        app.router.add_routes(tus.routes() + resource.routes() + mux.routes() + livepeer.routes()
                               + openapi.routes(settings.server.base_url))
-        app.router.add_routes(DeliveryApi(app[REDIS], settings.redis.key_prefix, auth).routes())
+        app.router.add_routes(DeliveryApi(app[REDIS], app[KEYS], auth).routes())
 
     async def on_shutdown(app: web.Application) -> None:
         app[DRAINING][0] = True
@@ -199,5 +186,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_routes(uploader_routes(settings.server.base_url))
     app.on_startup.append(on_startup)
+    app.on_response_prepare.append(on_response_prepare)
     app.on_shutdown.append(on_shutdown)
     return app

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http import HttpVersion11
@@ -30,17 +30,6 @@ DRAIN_BYTES = 64 * 1024 * 1024     # the most a refused request's body is read t
 DRAIN_SECONDS = 10.0               # ... and for how long
 DEFERRED_CONTINUE = web.RequestKey("deferred_continue", bool)
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-class Body(Protocol):
-    """What :class:`BodySource` reads: a request body (or nothing at all)."""
-
-    async def read(self, n: int) -> bytes: ...
-
-
-class NoBody:
-    async def read(self, n: int) -> bytes:
-        return b""
 
 
 async def expect_handler(request: web.Request) -> None:
@@ -68,6 +57,13 @@ class RequestBody:
         if body is None:
             body = request[BODY] = cls(request)
         return body
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        while chunk := await self.read(READ_SIZE):
+            yield chunk
 
     async def read(self, n: int) -> bytes:
         if self.pending_continue:
@@ -97,6 +93,9 @@ class RequestBody:
         return not self.request.body_exists or self.content.is_eof()
 
 
+BODY = web.RequestKey("body", RequestBody)
+
+
 async def settle(request: web.Request, response: web.StreamResponse) -> None:
     """Before ``response`` is sent: drain the rest of the body within bounds, else close afterwards."""
     if response.prepared or not request.body_exists or request.content.is_eof():
@@ -118,13 +117,16 @@ async def settle(request: web.Request, response: web.StreamResponse) -> None:
         response.force_close()
 
 
-BODY = web.RequestKey("body", RequestBody)
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""   # an async generator with no items
 
 
 class BodySource:
-    """Up to ``limit`` bytes of a body, as chunks for storage; bytes past ``limit`` are an error."""
+    """Up to ``limit`` bytes of a body, as chunks for storage; bytes past ``limit`` are an error
+    (the chunk that crosses it is cut at the limit, so exactly ``limit`` bytes are stored)."""
 
-    def __init__(self, body: Body, *, limit: int, hasher: Hasher | None = None,
+    def __init__(self, body: AsyncIterable[bytes] | None, *, limit: int, hasher: Hasher | None = None,
                  lease: Lease | None = None, idle_timeout: float = 60.0) -> None:
         self.body = body
         self.limit = limit
@@ -134,40 +136,37 @@ class BodySource:
         self.error: GatewayError | None = None
         self.lease = lease
 
-    async def _read(self, n: int, stop: asyncio.Future[Any] | None) -> bytes:
-        if stop is None:
-            async with asyncio.timeout(self.idle_timeout):
-                return await self.body.read(n)
-        read: asyncio.Future[bytes] = asyncio.ensure_future(self.body.read(n))
-        waiting: set[asyncio.Future[Any]] = {read, stop}
-        done, _ = await asyncio.wait(waiting, timeout=self.idle_timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+    async def _next(self, chunks: AsyncIterator[bytes], stop: asyncio.Future[Any] | None) -> bytes:
+        """The next chunk (b"" at the end), within the idle timeout, unless the lease asks us to stop."""
+        read: asyncio.Future[bytes] = asyncio.ensure_future(anext(chunks, b""))
+        waiting: set[asyncio.Future[Any]] = {read} if stop is None else {read, stop}
+        done, _ = await asyncio.wait(waiting, timeout=self.idle_timeout, return_when=asyncio.FIRST_COMPLETED)
         if read in done:
             return read.result()
         read.cancel()   # a cancelled StreamReader.read consumes nothing
         with contextlib.suppress(asyncio.CancelledError):
             await read
-        if stop in done:
+        if stop is not None and stop in done:
             raise UploadInterrupted("a newer request took over this upload")
         raise TimeoutError
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = aiter(self.body if self.body is not None else _nothing())
         stop: asyncio.Future[Any] | None = (asyncio.ensure_future(self.lease.stop_requested.wait())
                                             if self.lease is not None else None)
         try:
-            while True:
-                want = min(READ_SIZE, self.limit - self.received)
-                if want <= 0:
-                    if await self._read(1, stop):
-                        self.error = PayloadTooLarge("the body is longer than this request may carry")
+            while chunk := await self._next(chunks, stop):
+                room = self.limit - self.received
+                if len(chunk) > room:
+                    chunk = chunk[:room]
+                    self.error = PayloadTooLarge("the body is longer than this request may carry")
+                if chunk:
+                    self.received += len(chunk)
+                    if self.hasher is not None:
+                        self.hasher.update(chunk)
+                    yield chunk
+                if self.error is not None:
                     return
-                chunk = await self._read(want, stop)
-                if not chunk:
-                    return
-                self.received += len(chunk)
-                if self.hasher is not None:
-                    self.hasher.update(chunk)
-                yield chunk
         except GatewayError as exc:
             self.error = exc
         except TimeoutError:

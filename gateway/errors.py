@@ -32,6 +32,9 @@ class GatewayError(Exception):
         self.message = message
         self.messages = messages or [message]
         self.headers = headers or {}
+        # an error that ended an upload's body early: the bytes kept (the new offset), and its expiry
+        self.offset: int | None = None
+        self.expires_at: float | None = None
 
 
 class BadRequest(GatewayError):

@@ -1,4 +1,10 @@
-"""HTTP plumbing shared by the protocol modules: the one error-to-response mapping, request ids, CORS."""
+"""HTTP plumbing shared by the protocol modules: the one error-to-response mapping, request ids, CORS.
+
+Handlers raise; :func:`error_middleware` turns every error into an answer in one place, and
+:func:`on_response_prepare` gives every answer (streamed ones included) the headers of the request's
+dialect (``request[DIALECT]``: tus's ``Tus-Resumable``, the PUT dialect's ``Range``, ...), its CORS
+headers (``request[CORS_ORIGIN]``, set on upload URLs) and its request id.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -20,6 +27,23 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 upload_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("upload_id", default="")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BACKEND_ERROR = "backend_error"   # request key: which backend failed ("redis" / "storage"), for metrics
+
+
+class Dialect(Protocol):
+    """How one wire dialect shapes every answer, errors included."""
+
+    def error_extra(self, error: GatewayError) -> dict[str, object]:
+        """Top-level keys an error body carries beside ``error`` (e.g. Livepeer's ``errors``)."""
+        ...
+
+    def decorate(self, request: web.Request, response: web.StreamResponse, error: GatewayError | None) -> None:
+        """Headers every answer of the dialect carries, set just before the answer is sent."""
+        ...
+
+
+DIALECT = web.RequestKey("dialect", Dialect)
+ERROR = web.RequestKey("error", GatewayError)
+CORS_ORIGIN = web.RequestKey("cors_origin", str)    # ``*`` or the one origin an upload URL allows
 
 
 def error_response(exc: GatewayError, **extra: object) -> web.Response:
@@ -41,7 +65,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except GatewayError as exc:
         if isinstance(exc, StorageUnavailable):
             request[BACKEND_ERROR] = "storage"
-        response = error_response(exc)
+        request[ERROR] = exc
+        dialect = request.get(DIALECT)
+        response = error_response(exc, **(dialect.error_extra(exc) if dialect is not None else {}))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -58,10 +84,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("request.failed", extra={"method": request.method, "path": request.path})
         response = error_response(GatewayError("internal error; the request id is " + request_id))
     await settle(request, response)   # bounded: drain what is left of the body, or close after answering
-    response.headers.setdefault("X-Request-ID", request_id)
     log.info("request", extra={"method": request.method, "path": request.path, "status": response.status,
                                "ms": round((time.perf_counter() - started) * 1000, 1)})
     return response
+
+
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    if (dialect := request.get(DIALECT)) is not None:
+        dialect.decorate(request, response, request.get(ERROR))
+    if (allowed := request.get(CORS_ORIGIN)) is not None:
+        response.headers.update(cors_headers(request, allowed))
+    if request_id := request_id_var.get():
+        response.headers.setdefault("X-Request-ID", request_id)
 
 
 def _from_http_exception(exc: web.HTTPException) -> GatewayError:

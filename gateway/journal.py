@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from gateway.models import Commit, Part, Segment
-from gateway.state.redis import RedisState
+from gateway.state.base import UploadStore
 
 Action = Callable[[], Awaitable[None]]
 
@@ -14,7 +14,7 @@ Action = Callable[[], Awaitable[None]]
 class RedisJournal:
     """Commits straight to Redis, fenced by the lock token."""
 
-    def __init__(self, state: RedisState, upload_id: str, token: str) -> None:
+    def __init__(self, state: UploadStore, upload_id: str, token: str) -> None:
         self.state = state
         self.upload_id = upload_id
         self.token = token
@@ -43,7 +43,7 @@ class DeferredJournal(RedisJournal):
     """Holds commits back until :meth:`flush` (the checksum extension: a chunk whose checksum does not
     match must leave the offset unchanged, so nothing may be committed before the whole body is checked)."""
 
-    def __init__(self, state: RedisState, upload_id: str, token: str) -> None:
+    def __init__(self, state: UploadStore, upload_id: str, token: str) -> None:
         super().__init__(state, upload_id, token)
         self.pending: list[Commit] = []
 

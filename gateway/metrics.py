@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
 from gateway.models import Upload
+from gateway.state.keys import Keys
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 JOB_BUCKETS = (1.0, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -27,9 +28,9 @@ UPLOAD_BUCKETS = (1.0, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600)
 class JobTimings:
     """Job durations as a histogram in one Redis hash (``<p>:metrics:jobs``), shared by all workers."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
-        self.key = f"{prefix}:metrics:jobs"
+        self.key = keys.job_timings
 
     async def observe(self, outcome: str, seconds: float) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

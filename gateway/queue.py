@@ -15,18 +15,16 @@ from collections.abc import Awaitable, Callable
 from saq.queue.redis import RedisQueue
 
 from gateway.settings import JobSettings
+from gateway.state.keys import Keys
 
 PROCESS_ASSET = "process_asset"
 
 
-def queue_name(prefix: str) -> str:
-    return f"{prefix}-assets"
-
-
 class JobQueue:
-    def __init__(self, redis_url: str, prefix: str, settings: JobSettings) -> None:
-        self.queue = RedisQueue.from_url(redis_url, name=queue_name(prefix))
+    def __init__(self, redis_url: str, keys: Keys, settings: JobSettings) -> None:
+        self.queue = RedisQueue.from_url(redis_url, name=keys.queue)
         self.settings = settings
+        self.keys = keys
 
     async def connect(self) -> None:
         await self.queue.connect()
@@ -38,7 +36,7 @@ class JobQueue:
     @property
     def pending(self) -> str:
         """zset asset id -> when it was queued; left only when the asset is ready, errored or gone."""
-        return f"{self.queue.name}:pending"
+        return self.keys.pending_assets
 
     async def enqueue_asset(self, asset_id: str) -> None:
         await self.queue.redis.zadd(self.pending, {asset_id: time.time()}, nx=True)

@@ -1,7 +1,11 @@
 """UploadService: create, describe, append, finish, concatenate, terminate, expire.
 
-Framework-free: every wire protocol (tus, PUT + Content-Range, the JSON APIs) calls these methods and
-formats its own responses. It composes the Redis state, the lock and a storage backend.
+No dialect owns it: tus, PUT + Content-Range and the JSON APIs call these methods with plain values and
+an ``AsyncIterable[bytes]`` body, and shape their own answers. It applies the rules of
+:mod:`gateway.core.rules` under the upload's lock, over three seams: the record store and the lock
+(:mod:`gateway.state.base`) and a storage backend (:mod:`gateway.storage.base`). Every failure is raised
+as a :class:`~gateway.errors.GatewayError`; one that ends a body early carries the upload's new offset
+(``error.offset``), since the bytes that arrived are kept.
 """
 
 from __future__ import annotations
@@ -11,27 +15,18 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
-from gateway.body import Body, BodySource, NoBody
+from gateway.body import BodySource
+from gateway.core import rules
 from gateway.core.checksum import Checksum
 from gateway.core.parts import part_size_for
-from gateway.errors import (
-    BadRequest,
-    ChecksumMismatch,
-    Forbidden,
-    GatewayError,
-    Gone,
-    NotFound,
-    OffsetMismatch,
-    PayloadTooLarge,
-)
+from gateway.errors import BadRequest, ChecksumMismatch, Gone, NotFound
 from gateway.journal import DeferredJournal, RedisJournal
 from gateway.models import ConcatKind, Upload, UploadState
 from gateway.settings import UploadSettings
-from gateway.state.lock import Lease, Locker
-from gateway.state.redis import RedisState
+from gateway.state.base import UploadLocks, UploadStore
+from gateway.state.lock import Lease
 from gateway.storage.base import Storage
 
 log = logging.getLogger("gateway.service")
@@ -44,14 +39,8 @@ def new_upload_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-@dataclass
-class AppendResult:
-    upload: Upload
-    error: GatewayError | None = None   # why the body ended early (the bytes that arrived are kept)
-
-
 class UploadService:
-    def __init__(self, state: RedisState, locker: Locker, storage: Storage, settings: UploadSettings,
+    def __init__(self, state: UploadStore, locker: UploadLocks, storage: Storage, settings: UploadSettings,
                  *, preferred_part_size: int) -> None:
         self.state = state
         self.locker = locker
@@ -65,10 +54,7 @@ class UploadService:
         self._background: set[asyncio.Task[None]] = set()
 
     def _expiry(self, deadline: float | None = None) -> float:
-        """Unfinished uploads expire ``expiration`` after their last write, and never past a deadline
-        (a direct upload's ``timeout``)."""
-        sliding = time.time() + self.settings.expiration
-        return sliding if deadline is None else min(sliding, deadline)
+        return rules.expiry(time.time(), self.settings.expiration, deadline)
 
     @staticmethod
     def deadline_of(upload: Upload) -> float | None:
@@ -90,6 +76,14 @@ class UploadService:
             raise Gone("this upload expired")
         return upload
 
+    async def find(self, upload_id: str) -> Upload | None:
+        """The upload's record as it is, or None (no expiry or tombstone checks)."""
+        return await self.state.get(upload_id)
+
+    async def set_metadata(self, upload_id: str, metadata: str) -> None:
+        """``Upload-Metadata`` for an upload created without any (a direct upload's tus endpoint)."""
+        await self.state.update(upload_id, {"metadata": metadata}, only_if=("metadata", ""))
+
     async def head(self, upload_id: str) -> Upload:
         """Current state; a request still writing is asked to stop first, so the offset is final."""
         if await self.locker.is_locked(upload_id):
@@ -102,9 +96,8 @@ class UploadService:
                      concat_header: str = "", partials: tuple[str, ...] = (),
                      extra: dict[str, str] | None = None, upload_id: str | None = None,
                      deadline: float | None = None) -> Upload:
-        if length is not None and length > self.settings.max_size:
-            raise PayloadTooLarge(f"a length of {length} bytes is above the maximum upload size of "
-                                  f"{self.settings.max_size}")
+        if length is not None:
+            rules.check_length(length, self.settings.max_size)
         upload = Upload(
             id=upload_id or new_upload_id(), offset=0, length=length,
             part_size=part_size_for(length, max_size=self.settings.max_size,
@@ -131,24 +124,18 @@ class UploadService:
 
     async def create_final(self, partial_ids: list[str], *, concat_header: str, metadata: str = "",
                            extra: dict[str, str] | None = None) -> Upload:
-        if not partial_ids:
-            raise BadRequest("a final upload needs at least one partial upload")
-        if len(set(partial_ids)) != len(partial_ids):
-            raise BadRequest("a partial upload is listed more than once")
-        if len(partial_ids) > self.settings.max_concat_parts:
-            raise BadRequest(f"a final upload takes at most {self.settings.max_concat_parts} partial uploads")
+        rules.check_partials(partial_ids, max_parts=self.settings.max_concat_parts)
         partials = []
         for pid in partial_ids:
             try:
                 partial = await self.get(pid)
             except (NotFound, Gone):
                 raise BadRequest(f"partial upload {pid} does not exist") from None
-            if partial.concat is not ConcatKind.PARTIAL:
-                raise BadRequest(f"upload {pid} was not created with Upload-Concat: partial")
+            rules.check_partial(partial)
             partials.append(partial)
+        rules.concat_total(partials, self.settings.max_size)
         lengths = [p.length for p in partials]
         total = None if None in lengths else sum(x for x in lengths if x is not None)
-        self._check_total(partials)
         final = await self.create(length=total, metadata=metadata, concat=ConcatKind.FINAL,
                                   concat_header=concat_header, partials=tuple(partial_ids), extra=extra)
         for partial in partials:
@@ -164,10 +151,7 @@ class UploadService:
             partials = [await self.get(pid) for pid in final.partials]
             if not all(p.complete for p in partials):
                 return final
-            total = sum(p.offset for p in partials)
-            if total > self.settings.max_size:   # a backstop: lengths are checked as they become known
-                raise PayloadTooLarge(f"the partial uploads add up to {total} bytes, above the maximum "
-                                      f"of {self.settings.max_size}")
+            total = rules.concat_total(partials, self.settings.max_size)   # a backstop: checked all along
             journal = RedisJournal(self.state, final.id, lease.token)
             await self.storage.concat(final, partials, journal)
             await self.state.update(final.id, {"length": str(total)})
@@ -175,31 +159,29 @@ class UploadService:
 
     # -- writing --------------------------------------------------------------------------------
 
-    async def append(self, upload_id: str, offset: int, body: Body | None, *,
+    async def append(self, upload_id: str, offset: int, body: AsyncIterable[bytes] | None, *,
                      content_length: int | None, checksum: Checksum | None = None,
-                     declare_length: int | None = None) -> AppendResult:
-        """Store ``body`` at ``offset``. ``content_length`` is what the request claims to carry (None
-        when unknown, e.g. chunked): a claim past what the upload may still take is refused before
-        anything is read, and no more than the claim is ever stored."""
-        body = body or NoBody()
+                     declare_length: int | None = None) -> Upload:
+        """Store ``body`` at ``offset`` and return the upload as it now is. ``content_length`` is what
+        the request claims to carry (None when unknown, e.g. chunked): a claim past what the upload may
+        still take is refused before anything is read, and no more than the claim is ever stored.
+
+        A body that ends early (a broken connection, a stall, a newer writer, too many bytes) keeps what
+        arrived and raises why, with ``error.offset`` set to the new offset."""
         async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
             upload = await self.get(upload_id)
-            if upload.concat is ConcatKind.FINAL:
-                raise Forbidden("a final upload of a concatenation cannot be patched")
-            if offset != upload.offset:
-                raise OffsetMismatch(f"this request starts at byte {offset} but the upload holds {upload.offset} bytes",
-                                     headers={"Upload-Offset": str(upload.offset)})
-            if declare_length is not None:
-                upload = await self._declare_length(upload, declare_length)
-            limit = upload.remaining if upload.remaining is not None else await self._room_in_finals(upload)
-            if content_length is not None and content_length > limit:
-                raise PayloadTooLarge(f"{content_length} bytes at offset {offset} exceed the upload's "
-                                      f"{'length' if upload.length is not None else 'maximum size'}")
+            room = await self._room_in_finals(upload)
+            rules.append_limit(upload, offset, None, room)      # where it may start, before anything else
+            if declare_length is not None and (
+                    length := rules.declared_length(upload, declare_length, max_size=self.settings.max_size,
+                                                    room=room)) is not None:
+                await self.state.update(upload.id, {"length": str(length)}, only_if=("length", ""))
+                upload = upload.with_(length=length)
+            limit = rules.append_limit(upload, offset, content_length, room)
             if upload.complete:
-                return AppendResult(upload)
+                return upload
             journal = (DeferredJournal if checksum else RedisJournal)(self.state, upload_id, lease.token)
-            source = BodySource(body, limit=limit if content_length is None else content_length, lease=lease,
-                                hasher=checksum.hasher if checksum else None,
+            source = BodySource(body, limit=limit, lease=lease, hasher=checksum.hasher if checksum else None,
                                 idle_timeout=self.settings.idle_timeout)
             await self.storage.write(upload, source, journal)
             error = source.error
@@ -214,50 +196,28 @@ class UploadService:
             upload = await self.get(upload_id)
             for count in self.on_bytes:
                 count(upload.offset - offset)
-            if upload.length is not None and upload.offset == upload.length:
+            if rules.is_finished(upload):
                 upload = await self._finish(upload, lease)
             elif upload.offset != offset:
                 upload = upload.with_(expires_at=self._expiry(self.deadline_of(upload)))
                 await self.state.touch_expiry(upload_id, upload.expires_at)
-            if isinstance(error, ChecksumMismatch):
+            if error is not None:
+                error.offset = upload.offset
+                error.expires_at = upload.expires_at
                 raise error
-            return AppendResult(upload, error)
-
-    async def _declare_length(self, upload: Upload, length: int) -> Upload:
-        if upload.length is not None:
-            if upload.length != length:
-                raise BadRequest(f"the upload's length is already {upload.length} bytes and cannot change to {length}")
             return upload
-        if length < upload.offset:
-            raise BadRequest(f"a length of {length} bytes is below the {upload.offset} bytes already stored")
-        if length > self.settings.max_size:
-            raise PayloadTooLarge(f"a length of {length} bytes is above the maximum upload size of "
-                                  f"{self.settings.max_size}")
-        if length > upload.offset + await self._room_in_finals(upload):
-            raise PayloadTooLarge(f"a length of {length} bytes would take a final upload that lists this one "
-                                  f"above the maximum of {self.settings.max_size}")
-        await self.state.update(upload.id, {"length": str(length)}, only_if=("length", ""))
-        return upload.with_(length=length)
 
     async def _room_in_finals(self, upload: Upload) -> int:
-        """How many more bytes a deferred partial may take before a final listing it passes max_size."""
-        room = self.settings.max_size - upload.offset
-        if upload.concat is ConcatKind.PARTIAL:
+        """How many more bytes a deferred upload may take (by max_size, and by every final upload that
+        lists it)."""
+        others_by_final: list[list[Upload]] = []
+        if upload.concat is ConcatKind.PARTIAL and upload.length is None:
             for final_id in await self.state.final_waiters(upload.id):
                 final = await self.state.get(final_id)
-                if final is None:
-                    continue
-                others = [await self.state.get(pid) for pid in final.partials if pid != upload.id]
-                used = sum(p.length if p.length is not None else p.offset for p in others if p is not None)
-                room = min(room, self.settings.max_size - used - upload.offset)
-        return max(room, 0)
-
-    def _check_total(self, partials: list[Upload]) -> None:
-        """A final upload's size (its partials' lengths, or what they hold so far) stays within max_size."""
-        total = sum(p.length if p.length is not None else p.offset for p in partials)
-        if total > self.settings.max_size:
-            raise PayloadTooLarge(f"the partial uploads add up to {total} bytes, above the maximum of "
-                                  f"{self.settings.max_size}")
+                if final is not None:
+                    others = [await self.state.get(pid) for pid in final.partials if pid != upload.id]
+                    others_by_final.append([p for p in others if p is not None])
+        return rules.room_in_finals(upload, others_by_final, self.settings.max_size)
 
     async def _finish(self, upload: Upload, lease: Lease) -> Upload:
         journal = RedisJournal(self.state, upload.id, lease.token)
@@ -294,8 +254,7 @@ class UploadService:
             upload = await self.state.get(upload_id)
             if upload is None:
                 raise NotFound("no such upload")
-            if by_client and upload.complete and upload.extra.get("direct"):
-                raise Forbidden("this upload became an asset; delete the asset through the API instead")
+            rules.terminable(upload, by_client=by_client)
             await self.storage.delete(upload, RedisJournal(self.state, upload_id, lease.token))
             await self.state.delete(upload_id, reason)
         log.info("upload.%s", reason, extra={"upload_id": upload_id})
@@ -312,7 +271,7 @@ class UploadService:
             try:
                 upload = await self.state.get(upload_id)
                 if upload is None or upload.complete or upload.expires_at is None:
-                    await self.state.redis.zrem(self.state.keys.expiry, upload_id)
+                    await self.state.touch_expiry(upload_id, None)   # only the index entry is left
                     continue
                 if upload.expires_at > (now or time.time()):
                     await self.state.touch_expiry(upload_id, upload.expires_at)

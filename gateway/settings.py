@@ -6,12 +6,13 @@ Precedence is environment > file > defaults. Sizes accept integers (bytes) or st
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +28,8 @@ Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 
 
 class ServerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
@@ -38,16 +41,22 @@ class ServerSettings(BaseModel):
 
 
 class RedisSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "upgw"
     max_connections: int = Field(default=256, ge=4, le=10000)   # per process; requests wait for one beyond it
 
 
 class FilesystemSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     root: Path = Path("./var/storage")
 
 
 class S3Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     endpoint: str = "http://127.0.0.1:9000"
     public_endpoint: str = ""            # the S3 endpoint users reach for presigned downloads (default: endpoint)
     access_key: str = "minioadmin"
@@ -61,6 +70,8 @@ class S3Settings(BaseModel):
 
 
 class StorageSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     backend: Literal["filesystem", "s3"] = "filesystem"
     filesystem: FilesystemSettings = FilesystemSettings()
     s3: S3Settings = S3Settings()
@@ -81,6 +92,8 @@ class Token(BaseModel):
 
 
 class AuthSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     tokens: list[Token] = []
 
     @model_validator(mode="after")
@@ -96,6 +109,8 @@ class AuthSettings(BaseModel):
 
 
 class UploadSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     max_size: Size = 500 * 1024**3
     expiration: Duration = 24 * 3600.0
     sweep_interval: Duration = 60.0
@@ -105,10 +120,13 @@ class UploadSettings(BaseModel):
 
 
 class DirectUploadSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     default_timeout: int = Field(default=3600, ge=60, le=604800)
 
 
 class JobSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     timeout: Duration = 3600.0          # one job's time limit (probe + standardise)
     heartbeat: Duration = 60.0          # a job not heard from for this long is retried elsewhere
     retries: int = Field(default=5, ge=1, le=100)
@@ -124,11 +142,15 @@ class JobSettings(BaseModel):
 
 
 class WebhookEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = Field(min_length=1)
     secret: SecretStr
 
 
 class WebhookSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     endpoints: list[WebhookEndpoint] = []
     timeout: Duration = 5.0              # one delivery attempt's limit
     max_age: Duration = 24 * 3600.0      # keep retrying a failing delivery this long
@@ -139,17 +161,24 @@ class WebhookSettings(BaseModel):
 
 
 class MasterAccessSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     ttl: Duration = 24 * 3600.0          # a master URL (and the master object behind it) lives this long
     signing_key: SecretStr = SecretStr("")   # signs gateway master URLs (filesystem backend); shared by all gateways
 
 
 class LogSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     level: str = "INFO"
     format: Literal["json", "text"] = "json"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore")
+    # Unknown keys anywhere are an error (a misspelt key is not silently ignored). Environment variables
+    # are read only for known sections, so UPGW_URL or UPGW_VAR_DIR (the uploader's, scripts/run.sh's)
+    # are not settings and pass unnoticed, while UPGW_REDIS__CLUSTR names an unknown key of ``redis``.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     server: ServerSettings = ServerSettings()
     redis: RedisSettings = RedisSettings()
@@ -175,8 +204,34 @@ class Settings(BaseSettings):
         return env_settings, init_settings
 
 
+class UnknownSetting(ValueError):
+    """A key no setting has, in the file or in a ``UPGW_<SECTION>__<KEY>`` variable (a typo, usually)."""
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
+def _found(data: Any, loc: tuple[int | str, ...]) -> bool:
+    try:
+        for part in loc:
+            data = data[part]
+    except (KeyError, IndexError, TypeError):
+        return False
+    return True
+
+
+def _where(data: dict[str, Any], loc: tuple[int | str, ...], path: str | Path | None) -> str:
+    if _found(data, loc):
+        return f"in {path}" if path is not None else "given"
+    names = [str(part) for part in loc if not isinstance(part, int)]
+    variable = (ENV_PREFIX + "__".join(names)).upper()
+    return f"from {variable}" if variable in {k.upper() for k in os.environ} else "from the environment"
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
-    """Read ``path`` (if given and present), then apply the environment on top."""
+    """Read ``path`` (if given and present), then apply the environment on top. A key that no setting
+    has, at any level, raises :class:`UnknownSetting` naming its dotted path."""
     data: dict[str, Any] = {}
     if path is not None:
         text = Path(path).read_text(encoding="utf-8")
@@ -185,7 +240,16 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise ValueError(f"{path}: the top level must be a mapping")
         data = loaded
     data.update(overrides)
-    return Settings(**data)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        unknown = [e["loc"] for e in errors if e["type"] == "extra_forbidden"]
+        if not unknown:
+            raise
+        lines = [f"unknown setting {_dotted(loc)} ({_where(data, loc, path)})" for loc in unknown]
+        lines += [f"{_dotted(e['loc'])}: {e['msg']}" for e in errors if e["type"] != "extra_forbidden"]
+        raise UnknownSetting("; ".join(lines)) from None
 
 
 def settings_for_command(path: Path | None, prog: str) -> Settings | None:
@@ -195,6 +259,6 @@ def settings_for_command(path: Path | None, prog: str) -> Settings | None:
         path = Path("config.yaml")
     try:
         return load_settings(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"{prog}: cannot load settings: {exc}", file=sys.stderr)
         return None

@@ -15,6 +15,7 @@ from typing import Any
 from saq import Worker
 from saq.types import PartialTimersDict
 
+from gateway import compose
 from gateway.logs import configure_logging
 from gateway.queue import PROCESS_ASSET, JobQueue
 from gateway.settings import Settings, settings_for_command
@@ -68,7 +69,7 @@ async def requeue_lost_jobs(settings: Settings, resources: Resources, jobs: JobQ
 
 async def run(settings: Settings) -> None:
     resources = Resources.open(settings)
-    jobs = JobQueue(settings.redis.url, settings.redis.key_prefix, settings.jobs)
+    jobs = compose.jobs(settings, resources.keys)
     await jobs.connect()
     worker = build_worker(settings, resources, jobs)
     loop = asyncio.get_running_loop()

@@ -1,4 +1,7 @@
-"""What a job needs, opened once per worker process: Redis, storage, and the catalog stores."""
+"""What a job needs, opened once per worker process: Redis, storage, and the catalog stores.
+
+Built by gateway/compose.py like the gateway's own, without importing the web application.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,10 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from gateway.app import build_storage
+from gateway import compose
 from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
-from gateway.catalog.masters import DownloadLinks, MasterAccess
-from gateway.catalog.records import RecordStore
+from gateway.catalog.masters import MasterAccess
 from gateway.metrics import JobTimings
 from gateway.settings import Settings
 from gateway.state.keys import Keys
@@ -21,25 +23,24 @@ from gateway.storage.base import Storage
 @dataclass
 class Resources:
     settings: Settings
+    keys: Keys
     redis: Redis
     storage: Storage
     state: RedisState
     assets: AssetStore
     events: EventLog
-    uploads: RecordStore
     masters: MasterAccess
     timings: JobTimings
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
-        redis = Redis.from_url(settings.redis.url, socket_timeout=30, health_check_interval=30)
-        keys = Keys(settings.redis.key_prefix)
-        storage = build_storage(settings)
-        assets, events = AssetStore(redis, keys.prefix), EventLog(redis, keys.prefix)
-        masters = MasterAccess(redis, keys.prefix, assets, events, DownloadLinks(storage, settings))
-        return cls(settings=settings, redis=redis, storage=storage, state=RedisState(redis, keys),
-                   assets=assets, events=events, uploads=RecordStore(redis, keys.prefix, "upload"),
-                   masters=masters, timings=JobTimings(redis, keys.prefix))
+        keys = compose.keys(settings)
+        redis = compose.redis(settings.redis, socket_timeout=30)
+        storage = compose.storage(settings)
+        catalog = compose.catalog(settings, redis, storage, keys)
+        return cls(settings=settings, keys=keys, redis=redis, storage=storage, state=compose.state(redis, keys),
+                   assets=catalog.assets, events=catalog.events, masters=catalog.masters,
+                   timings=catalog.timings)
 
     async def close(self) -> None:
         await self.storage.close()

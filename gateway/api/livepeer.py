@@ -16,13 +16,22 @@ from gateway.catalog.assets import AssetStore
 from gateway.catalog.records import new_id
 from gateway.catalog.uploads import DirectUploads
 from gateway.errors import GatewayError, NotFound
-from gateway.http import error_response
+from gateway.http import DIALECT
 
 PHASES = {"preparing": "processing", "ready": "ready", "errored": "failed"}
 
 
-def _error(exc: GatewayError) -> web.Response:
-    return error_response(exc, errors=exc.messages)
+class LivepeerDialect:
+    """Livepeer's errors carry its ``errors`` list beside the gateway's usual ``error`` object."""
+
+    def error_extra(self, error: GatewayError) -> dict[str, object]:
+        return {"errors": error.messages}
+
+    def decorate(self, request: web.Request, response: web.StreamResponse, error: GatewayError | None) -> None:
+        return None
+
+
+LIVEPEER = LivepeerDialect()
 
 
 class LivepeerApi:
@@ -37,37 +46,30 @@ class LivepeerApi:
         return [web.post("/api/asset/request-upload", self.request_upload),
                 web.get("/api/asset/{id:(?!request-upload$)[^/]+}", self.get_asset)]
 
-    def _index(self, asset_id: str) -> str:
-        return f"{self.uploads.records.prefix}:{{{asset_id}}}:livepeer"
-
     async def request_upload(self, request: web.Request) -> web.Response:
-        try:
-            self.auth.check(request, "uploads")
-            body = await parse_body(request, LivepeerRequestUpload)
-            livepeer = {"name": body.name, "playbackId": new_id(16).lower(), "task": new_id(32).lower()}
-            record = await self.uploads.create(
-                timeout=self.default_timeout, cors_origin="*",
-                new_asset_settings={"meta": {"title": body.name[:512]}, "playback_policies": ["public"]},
-                extra={"_livepeer": livepeer})
-            await self.uploads.redis.set(self._index(record["_asset_id"]), record["id"])
-            view = self.uploads.view(record)
-            return web.json_response({"url": view["url"], "tusEndpoint": view["tus_endpoint"],
-                                      "asset": self._asset_view(record, None),
-                                      "task": {"id": livepeer["task"]}})
-        except GatewayError as exc:
-            return _error(exc)
+        request[DIALECT] = LIVEPEER
+        self.auth.check(request, "uploads")
+        body = await parse_body(request, LivepeerRequestUpload)
+        livepeer = {"name": body.name, "playbackId": new_id(16).lower(), "task": new_id(32).lower()}
+        record = await self.uploads.create(
+            timeout=self.default_timeout, cors_origin="*",
+            new_asset_settings={"meta": {"title": body.name[:512]}, "playback_policies": ["public"]},
+            extra={"_livepeer": livepeer})
+        await self.uploads.redis.set(self.uploads.keys.livepeer(record["_asset_id"]), record["id"])
+        view = self.uploads.view(record)
+        return web.json_response({"url": view["url"], "tusEndpoint": view["tus_endpoint"],
+                                  "asset": self._asset_view(record, None),
+                                  "task": {"id": livepeer["task"]}})
 
     async def get_asset(self, request: web.Request) -> web.Response:
-        try:
-            self.auth.check(request, "assets:read")
-            asset_id = request.match_info["id"]
-            upload_id = await self.uploads.redis.get(self._index(asset_id))
-            if upload_id is None:
-                raise NotFound("asset not found")
-            record = await self.uploads.get(upload_id.decode())
-            return web.json_response(self._asset_view(record, await self.assets.get(asset_id)))
-        except GatewayError as exc:
-            return _error(exc)
+        request[DIALECT] = LIVEPEER
+        self.auth.check(request, "assets:read")
+        asset_id = request.match_info["id"]
+        upload_id = await self.uploads.redis.get(self.uploads.keys.livepeer(asset_id))
+        if upload_id is None:
+            raise NotFound("asset not found")
+        record = await self.uploads.get(upload_id.decode())
+        return web.json_response(self._asset_view(record, await self.assets.get(asset_id)))
 
     def _asset_view(self, record: dict[str, Any], asset: dict[str, Any] | None) -> dict[str, Any]:
         livepeer = record["_livepeer"]

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from gateway.catalog.records import RecordStore, new_id
 from gateway.errors import BadRequest
+from gateway.state.keys import Keys
 
 DEFAULTS: dict[str, Any] = {
     "master_access": "none",
@@ -105,8 +106,8 @@ def parse_cursor(cursor: str) -> tuple[float, str] | None:
 
 
 class AssetStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.records = RecordStore(redis, prefix, "asset")
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.records = RecordStore(redis, keys, "asset")
         self.redis = redis
 
     async def create(self, asset: dict[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """The event log: every Mux webhook event, recorded once with an id, in a Redis stream.
 
-    <p>:events            stream   one entry per event: id, type, object_type, object_id, created_at, data
-    <p>:{<id>}:emitted    set      event types already recorded for one object (dedupe on retries)
+The stream ``<p>:events`` holds one entry per event (id, type, object_type, object_id, created_at, data);
+the set ``<p>:{<id>}:emitted`` the event types already recorded for one object (dedupe on retries).
+Both are named by :class:`gateway.state.keys.Keys`.
 
 Webhook delivery reads the stream with a consumer group, so an event recorded here is delivered at
 least once even across restarts.
@@ -17,6 +18,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from gateway.state.keys import Keys
+
 STREAM_MAXLEN = 200_000
 
 
@@ -25,18 +28,15 @@ def iso_now(now: float | None = None) -> str:
 
 
 class EventLog:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
-        self.prefix = prefix
-        self.stream = f"{prefix}:events"
-
-    def _emitted(self, object_id: str) -> str:
-        return f"{self.prefix}:{{{object_id}}}:emitted"
+        self.keys = keys
+        self.stream = keys.events
 
     async def record(self, event_type: str, object_type: str, object_id: str, data: dict[str, Any],
                      *, once: bool = True) -> str | None:
         """Append an event; with ``once`` an event type is recorded at most once per object."""
-        if once and await self.redis.sismember(self._emitted(object_id), event_type):
+        if once and await self.redis.sismember(self.keys.emitted(object_id), event_type):
             return None
         event_id = str(uuid.uuid4())
         await self.redis.xadd(self.stream, {
@@ -44,11 +44,8 @@ class EventLog:
             "created_at": iso_now(), "data": json.dumps(data, separators=(",", ":")),
         }, maxlen=STREAM_MAXLEN, approximate=True)
         if once:
-            await self.redis.sadd(self._emitted(object_id), event_type)
+            await self.redis.sadd(self.keys.emitted(object_id), event_type)
         return event_id
-
-    async def forget(self, object_id: str) -> None:
-        await self.redis.delete(self._emitted(object_id))
 
     async def recent(self, count: int = 100) -> list[dict[str, Any]]:
         """The newest events, oldest first (for tests and debugging)."""

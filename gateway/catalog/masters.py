@@ -1,8 +1,8 @@
 """Master access and static renditions: download URLs for an asset's stored files, and their lifecycle.
 
-With the S3 backend a URL is an S3 presigned GET (the S3 server checks the signature); with the
-filesystem backend it is a gateway URL ``/downloads/<asset>/<file>?expires=..&signature=..`` signed with
-HMAC-SHA256 under ``master_access.signing_key``. Either expires after ``master_access.ttl``; then the
+A backend with ``presigned_downloads`` (S3) gives an S3 presigned GET (the S3 server checks the
+signature); any other (the filesystem) a gateway URL ``/downloads/<asset>/<file>?expires=..&signature=..``
+signed with HMAC-SHA256 under ``master_access.signing_key``. Either expires after ``master_access.ttl``; then the
 asset's ``master`` object disappears (``video.asset.master.deleted``) and asking again gives a fresh URL.
 
 A URL never points at the stored master itself but at a *grant*: a copy made when the URL is handed out
@@ -10,7 +10,7 @@ A URL never points at the stored master itself but at a *grant*: a copy made whe
 (``master_access: none``, expiry, deleting the asset) deletes the grant, so every link handed out stops
 working at once, presigned S3 URLs included, while the master stays for the asset's own use.
 
-    <p>:masters:expiry   zset   asset id -> when its master URL expires
+The zset ``<p>:masters:expiry`` (``Keys.master_expiry``) holds asset id -> when its master URL expires.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from gateway.catalog.assets import RENDITION_FILES, AssetStore, public
 from gateway.catalog.events import EventLog
 from gateway.settings import Settings
+from gateway.state.keys import Keys
 from gateway.storage.base import Storage
 
 MASTER = "master.mp4"
@@ -64,7 +65,6 @@ class DownloadLinks:
         self.ttl = settings.master_access.ttl
         self.key = signing_key(settings)
         self.base_url = settings.server.base_url
-        self.local = settings.storage.backend == "filesystem"
 
     def signature(self, asset_id: str, file: str, expires: int) -> str:
         message = f"{asset_id}/{file}\n{expires}".encode()
@@ -77,7 +77,7 @@ class DownloadLinks:
 
     async def url(self, asset_id: str, file: str) -> tuple[str, float]:
         expires = int(time.time() + self.ttl)
-        if not self.local:
+        if self.storage.presigned_downloads:
             return await self.storage.locate_object(object_name(asset_id, file), ttl=self.ttl), expires
         signature = self.signature(asset_id, file, expires)
         return f"{self.base_url}/downloads/{asset_id}/{file}?expires={expires}&signature={signature}", expires
@@ -86,10 +86,10 @@ class DownloadLinks:
 class MasterAccess:
     """Turns ``master_access`` on and off and keeps the ``master`` object honest."""
 
-    def __init__(self, redis: Redis, prefix: str, assets: AssetStore, events: EventLog,
+    def __init__(self, redis: Redis, keys: Keys, assets: AssetStore, events: EventLog,
                  links: DownloadLinks) -> None:
         self.redis = redis
-        self.expiry = f"{prefix}:masters:expiry"
+        self.expiry = keys.master_expiry
         self.assets = assets
         self.events = events
         self.links = links

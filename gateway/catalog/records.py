@@ -1,7 +1,5 @@
-"""Records as Redis hashes of JSON-encoded top-level fields, with a creation-time index per kind.
-
-    <p>:{<id>}:<kind>   hash   one field per top-level key, each value JSON
-    <p>:<kind>s         zset   id -> created_at, newest last (listing and pagination)
+"""Records as Redis hashes of JSON-encoded top-level fields, with a creation-time index per kind
+(``Keys.record`` and ``Keys.records``: ``<p>:{<id>}:<kind>`` and ``<p>:<kind>s``).
 
 A hash per record lets the gateway and the worker update different fields without read-modify-write
 races; ``replace_if`` is the one compare-and-set (on a single field) the state machines need.
@@ -16,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from redis.asyncio import Redis
+
+from gateway.state.keys import Keys, RecordKind
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -45,15 +45,15 @@ def decode(raw: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
 
 
 class RecordStore:
-    def __init__(self, redis: Redis, prefix: str, kind: str) -> None:
+    def __init__(self, redis: Redis, keys: Keys, kind: RecordKind) -> None:
         self.redis = redis
-        self.prefix = prefix
-        self.kind = kind
-        self.index = f"{prefix}:{kind}s"
+        self.keys = keys
+        self.kind: RecordKind = kind
+        self.index = keys.records(kind)
         self._replace_if = redis.register_script(_REPLACE_IF)
 
     def key(self, record_id: str) -> str:
-        return f"{self.prefix}:{{{record_id}}}:{self.kind}"
+        return self.keys.record(self.kind, record_id)
 
     async def create(self, record_id: str, fields: Mapping[str, Any], created_at: float) -> bool:
         """Store a new record; False (and nothing changed) when it already exists."""

@@ -8,10 +8,8 @@ Completing is a sequence of idempotent steps behind a write-ahead intent (the ``
 the status, create the Asset (NX), record the events (once per type), queue the job (deduplicated by
 asset id). A crash anywhere in between is finished by :meth:`DirectUploads.reconcile`.
 
-    <p>:{<id>}:upload       hash   the direct upload record (see records.py)
-    <p>:uploads             zset   id -> created_at
-    <p>:uploads:waiting     zset   id -> deadline (unix seconds) while waiting
-    <p>:uploads:completing  set    ids whose completion started and has not finished
+Keys (gateway/state/keys.py): the record ``<p>:{<id>}:upload`` and its index ``<p>:uploads``, the
+deadlines of waiting uploads ``<p>:uploads:waiting`` and the intents ``<p>:uploads:completing``.
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from gateway.catalog.records import RecordStore, new_id
 from gateway.errors import Forbidden, NotFound
 from gateway.models import ConcatKind, Upload
 from gateway.service import UploadService
+from gateway.state.keys import Keys
 
 log = logging.getLogger("gateway.uploads")
 Enqueue = Callable[[str], Awaitable[None]]
@@ -38,12 +37,13 @@ WAITING, ASSET_CREATED, CANCELLED, TIMED_OUT, ERRORED = (
 
 
 class DirectUploads:
-    def __init__(self, redis: Redis, prefix: str, service: UploadService, assets: AssetStore,
+    def __init__(self, redis: Redis, keys: Keys, service: UploadService, assets: AssetStore,
                  events: EventLog, *, base_url: str, enqueue: Enqueue | None = None) -> None:
         self.redis = redis
-        self.records = RecordStore(redis, prefix, "upload")
-        self.waiting = f"{prefix}:uploads:waiting"
-        self.completing = f"{prefix}:uploads:completing"
+        self.keys = keys
+        self.records = RecordStore(redis, keys, "upload")
+        self.waiting = keys.waiting_uploads
+        self.completing = keys.completing_uploads
         self.service = service
         self.assets = assets
         self.events = events

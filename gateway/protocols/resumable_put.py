@@ -20,9 +20,21 @@ from aiohttp import web
 from gateway.body import RequestBody
 from gateway.core.content_range import ContentRange, parse_content_range, stored_range
 from gateway.errors import BadRequest, GatewayError, LengthRequired, PayloadTooLarge, Unavailable
-from gateway.http import error_response
+from gateway.http import DIALECT
 from gateway.models import Upload
 from gateway.service import UploadService
+
+
+class PutDialect:
+    def error_extra(self, error: GatewayError) -> dict[str, object]:
+        return {}
+
+    def decorate(self, request: web.Request, response: web.StreamResponse, error: GatewayError | None) -> None:
+        if error is not None and error.offset is not None and (stored := stored_range(error.offset)):
+            response.headers["Range"] = stored   # a chunk that ended early: what was kept
+
+
+PUT = PutDialect()
 
 
 def claims(request: web.Request) -> bool:
@@ -33,10 +45,10 @@ def claims(request: web.Request) -> bool:
 
 
 def progress_response(upload: Upload) -> web.Response:
-    # an explicit type: browsers parse an untyped empty XHR answer as XML (and report the parse error)
     if upload.complete:   # a short JSON receipt (curl -T shows it); UpChunk only reads the status
         return web.json_response({"id": upload.extra.get("direct") or upload.id, "status": "complete",
                                   "size": upload.length})
+    # an explicit type: browsers parse an untyped empty XHR answer as XML (and report the parse error)
     response = web.Response(status=308, reason="Resume Incomplete", content_type="text/plain")
     if (header := stored_range(upload.offset)) is not None:
         response.headers["Range"] = header
@@ -44,13 +56,7 @@ def progress_response(upload: Upload) -> web.Response:
 
 
 async def handle_put(request: web.Request, service: UploadService) -> web.StreamResponse:
-    try:
-        return await _handle(request, service)
-    except GatewayError as exc:
-        return error_response(exc)
-
-
-async def _handle(request: web.Request, service: UploadService) -> web.StreamResponse:
+    request[DIALECT] = PUT
     upload_id = request.match_info["upload_id"]
     header = request.headers.get("Content-Range")
     if header is not None:
@@ -70,8 +76,7 @@ async def _handle(request: web.Request, service: UploadService) -> web.StreamRes
     declare = wanted.total if upload.length is None else None
     if wanted.start is None or upload.complete:  # a status check, or nothing left to do
         if declare is not None:   # a total below what is stored is refused (400)
-            upload = (await service.append(upload_id, upload.offset, None, content_length=0,
-                                           declare_length=declare)).upload
+            upload = await service.append(upload_id, upload.offset, None, content_length=0, declare_length=declare)
         return progress_response(upload)
     assert wanted.end is not None
     if wanted.start > upload.offset:
@@ -84,11 +89,6 @@ async def _handle(request: web.Request, service: UploadService) -> web.StreamRes
     if await body.skip(skip) < skip:  # the body ended inside the part already stored
         return progress_response(upload)
     # exactly the claimed range, never more: a longer (chunked) body is refused past its range
-    result = await service.append(upload_id, upload.offset, body, content_length=wanted.size - skip,
+    upload = await service.append(upload_id, upload.offset, body, content_length=wanted.size - skip,
                                   declare_length=declare)
-    if result.error is not None:
-        response = error_response(result.error)
-        if (stored := stored_range(result.upload.offset)) is not None:
-            response.headers["Range"] = stored
-        return response
-    return progress_response(result.upload)
+    return progress_response(upload)

@@ -3,6 +3,14 @@
 The offset only moves through :meth:`RedisState.commit`, a Lua compare-and-set that also checks the
 caller still holds the upload's lock (a fencing check), so a stale or concurrent writer can never move
 it backwards or skip bytes. HEAD reads one hash: O(1) whatever the number of parts.
+
+Every script and MULTI here touches the keys of one upload only (one hash tag, one slot). The expiry
+index ``<p>:expiry`` lives in another slot, so it is written in a separate step, in the order that
+keeps one rule through a crash between the two: *every record that can expire has an index entry*.
+An index entry without a record is harmless (the sweeper finds no record and drops the entry); a record
+without one would never expire, and its stored bytes would leak. So the index entry is added before the
+record is created and removed after the record is gone. A new upload's expiry lies in the future, so
+the sweeper never acts on an entry whose record is still being written.
 """
 
 from __future__ import annotations
@@ -87,11 +95,9 @@ class RedisState:
         self._set_if = redis.register_script(_SET_IF)
 
     async def create(self, upload: Upload) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.upload(upload.id), mapping=_encode(upload))
-            if upload.expires_at is not None:
-                pipe.zadd(self.keys.expiry, {upload.id: upload.expires_at})
-            await pipe.execute()
+        if upload.expires_at is not None:   # the index first: see the module docstring
+            await self.redis.zadd(self.keys.expiry, {upload.id: upload.expires_at})
+        await self.redis.hset(self.keys.upload(upload.id), mapping=_encode(upload))
 
     async def get(self, upload_id: str) -> Upload | None:
         raw = await self.redis.hgetall(self.keys.upload(upload_id))
@@ -131,9 +137,9 @@ class RedisState:
         return bool(result == 1)
 
     async def touch_expiry(self, upload_id: str, expires_at: float | None) -> None:
-        if expires_at is None:
-            await self.redis.zrem(self.keys.expiry, upload_id)
+        if expires_at is None:   # the record first, then its index entry
             await self.update(upload_id, {"expires": ""})
+            await self.redis.zrem(self.keys.expiry, upload_id)
         else:
             await self.update(upload_id, {"expires": repr(expires_at)})
             await self.redis.zadd(self.keys.expiry, {upload_id: expires_at})
@@ -155,11 +161,11 @@ class RedisState:
         return segments
 
     async def delete(self, upload_id: str, reason: str) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=True) as pipe:   # one slot: the upload's keys
             pipe.delete(*self.keys.all_of(upload_id))
-            pipe.zrem(self.keys.expiry, upload_id)
             pipe.set(self.keys.tombstone(upload_id), reason, ex=TOMBSTONE_TTL_S)
             await pipe.execute()
+        await self.redis.zrem(self.keys.expiry, upload_id)   # then the index: see the module docstring
 
     async def expired(self, now: float | None = None, limit: int = 100) -> list[str]:
         now = time.time() if now is None else now

@@ -3,6 +3,9 @@
 A backend never decides offsets. It stores what :meth:`Storage.write` reads and reports each durable
 step through :meth:`Journal.commit`; the journal moves the offset in Redis atomically with the step.
 Every backend passes ``tests/contract/test_storage.py``.
+
+A backend declares what the rest of the gateway may rely on (``presigned_downloads``,
+``preferred_part_size``, ``prepare``) instead of being told apart by its class or configured name.
 """
 
 from __future__ import annotations
@@ -26,7 +29,17 @@ class Journal(Protocol):
 
 
 class Storage(Protocol):
-    name: str
+    presigned_downloads: bool
+    """:meth:`locate_object` gives a URL anyone holding it can fetch (S3's presigned GET); when False
+    it gives a local path, and the gateway serves downloads itself behind its own signed links."""
+
+    preferred_part_size: int
+    """The smallest part size of new uploads (``gateway/core/parts.py`` grows it for long uploads)."""
+
+    async def prepare(self) -> None:
+        """Get ready to serve (S3: create the bucket if missing). Called at start-up; may fail while the
+        backend is unreachable, in which case :meth:`ping` keeps reporting it."""
+        ...
 
     async def create(self, upload: Upload) -> dict[str, str]:
         """Prepare an empty upload; returns backend fields kept in the upload record."""

@@ -21,16 +21,21 @@ from gateway.models import Commit, Upload
 from gateway.storage.base import Journal
 
 COMMIT_EVERY = 64 * 1024 * 1024
+PART_SIZE = 8 * 1024 * 1024   # recorded on each upload; the filesystem itself appends in place
 WRITE_BATCH = 256 * 1024
 
 
 class FilesystemStorage:
-    name = "filesystem"
+    presigned_downloads = False
+    preferred_part_size = PART_SIZE
 
     def __init__(self, root: Path, *, commit_every: int = COMMIT_EVERY) -> None:
         self.root = root.resolve()
         self.commit_every = commit_every
         self.root.mkdir(parents=True, exist_ok=True)
+
+    async def prepare(self) -> None:
+        """Nothing to do: the root was made when the backend was built."""
 
     def path(self, upload_id: str) -> Path:
         return self.root / upload_id

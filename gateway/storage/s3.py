@@ -53,11 +53,12 @@ COPY_LIMIT = 5 * 1024**3   # the largest object one CopyObject may copy
 
 
 class S3Storage:
-    name = "s3"
+    presigned_downloads = True
 
     def __init__(self, settings: S3Settings, *, spool_dir: str = "") -> None:
         url = urlsplit(settings.endpoint)
         self.settings = settings
+        self.preferred_part_size = settings.part_size
         self.bucket = settings.bucket
         self.prefix = settings.prefix
         self.spool_dir = spool_dir or None
@@ -98,6 +99,9 @@ class S3Storage:
         params: dict[str, Any] = dict(query)
         return self.client.get_presigned_url(method, self.bucket, key, expires=URL_TTL,
                                              extra_query_params=params or None)
+
+    async def prepare(self) -> None:
+        await self.ensure_bucket()
 
     async def ensure_bucket(self) -> None:
         if not await self._call(self.client.bucket_exists, self.bucket):

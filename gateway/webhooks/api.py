@@ -8,12 +8,13 @@ from redis.asyncio import Redis
 from gateway.api.mux import data
 from gateway.api.schemas import query_int
 from gateway.auth import Authenticator
+from gateway.state.keys import Keys
 from gateway.webhooks.store import DeliveryStore
 
 
 class DeliveryApi:
-    def __init__(self, redis: Redis, prefix: str, auth: Authenticator) -> None:
-        self.store = DeliveryStore(redis, prefix)
+    def __init__(self, redis: Redis, keys: Keys, auth: Authenticator) -> None:
+        self.store = DeliveryStore(redis, keys)
         self.auth = auth
 
     def routes(self) -> list[web.RouteDef]:

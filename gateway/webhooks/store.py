@@ -13,7 +13,7 @@ and a delivery is created only if its hash does not exist yet, so an event read 
 died before XACK) never makes a second delivery. Recording an attempt is a compare-and-set on the number
 of attempts, so a worker whose lease ran out cannot record over the one that took the delivery over.
 Both per-delivery keys expire a day after the delivery's deadline. All keys share the ``{webhooks}``
-hash tag, so every script is Redis Cluster-safe.
+hash tag, so every script touches one slot. :class:`gateway.state.keys.Keys` names them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from gateway.state.keys import Keys
 from gateway.webhooks.envelope import Event
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -91,21 +92,14 @@ class Delivery:
 
 
 class DeliveryStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
-        base = f"{prefix}:{{webhooks}}"
-        self.due = f"{base}:due"
-        self.log = f"{base}:log"
-        self._base = base
+        self.keys = keys
+        self.due = keys.webhooks_due
+        self.log = keys.delivery_log
         self._create = redis.register_script(_CREATE)
         self._claim = redis.register_script(_CLAIM)
         self._record = redis.register_script(_RECORD)
-
-    def _hash(self, delivery_id: str) -> str:
-        return f"{self._base}:d:{delivery_id}"
-
-    def _attempts(self, delivery_id: str) -> str:
-        return f"{self._base}:a:{delivery_id}"
 
     async def create(self, event: Event, endpoints: list[Endpoint], *, now: float, deadline: float) -> int:
         """Make the event's deliveries that do not exist yet, due now; how many were made."""
@@ -115,7 +109,7 @@ class DeliveryStore:
         args: list[str | int | float] = [now, int(deadline) + KEEP_AFTER_DEADLINE, event.to_json(), deadline]
         for delivery_id, endpoint in zip(ids, endpoints, strict=True):
             args += [delivery_id, endpoint.url, endpoint.webhook_id]
-        return int(await self._create(keys=[self.due, *map(self._hash, ids)], args=args))
+        return int(await self._create(keys=[self.due, *map(self.keys.delivery, ids)], args=args))
 
     async def claim(self, *, now: float, limit: int, lease: float) -> list[Delivery]:
         """Take up to ``limit`` due deliveries for ``lease`` seconds."""
@@ -125,8 +119,8 @@ class DeliveryStore:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for delivery_id in ids:
-                pipe.hgetall(self._hash(delivery_id))
-                pipe.lrange(self._attempts(delivery_id), 0, -1)
+                pipe.hgetall(self.keys.delivery(delivery_id))
+                pipe.lrange(self.keys.delivery_attempts(delivery_id), 0, -1)
             replies = await pipe.execute()
         claimed, gone = [], []
         for index, delivery_id in enumerate(ids):
@@ -147,7 +141,7 @@ class DeliveryStore:
         args = [delivery.id, len(delivery.attempts), json.dumps(attempt, separators=(",", ":")), status,
                 "" if next_at is None else repr(next_at), json.dumps(entry, separators=(",", ":")), LOG_SIZE,
                 int(delivery.deadline) + KEEP_AFTER_DEADLINE]
-        keys = [self.due, self._hash(delivery.id), self._attempts(delivery.id), self.log]
+        keys = [self.due, self.keys.delivery(delivery.id), self.keys.delivery_attempts(delivery.id), self.log]
         return bool(await self._record(keys=keys, args=args))
 
     async def release(self, delivery: Delivery, when: float) -> None:

@@ -210,3 +210,23 @@ async def test_copy_object_is_independent_of_its_source(client: TestClient[Any, 
     assert await _fetch(await storage.locate_object("assets/c/again.mp4")) == data
     with pytest.raises(FileNotFoundError):
         await storage.copy_object("assets/c/missing.mp4", "assets/c/x.mp4")
+
+
+async def test_the_backend_declares_its_capabilities(client: TestClient[Any, Any], tmp_path: Any) -> None:
+    """What the rest of the gateway asks a backend instead of looking at its class or configured name."""
+    service = service_of(client)
+    storage = service.storage
+    assert isinstance(storage.presigned_downloads, bool)
+    assert isinstance(storage.preferred_part_size, int) and storage.preferred_part_size >= 5 * MiB   # S3's floor
+    assert service.preferred_part_size == storage.preferred_part_size
+    await storage.prepare()   # idempotent: the gateway already prepared it at start-up
+    await storage.prepare()
+    await storage.ping()
+    source = tmp_path / "master.mp4"
+    source.write_bytes(b"bytes")
+    await storage.put_object("assets/cap/master.mp4", str(source))
+    location = await storage.locate_object("assets/cap/master.mp4", ttl=60)
+    # presigned downloads are URLs anyone holding them can fetch; otherwise a path only this host reads
+    assert location.startswith("http") is storage.presigned_downloads
+    assert await _fetch(location) == b"bytes"
+    await storage.delete_object("assets/cap/master.mp4")

@@ -14,7 +14,7 @@ import pytest
 import redis
 from tusclient import client as tus_client
 
-from gateway.queue import queue_name
+from gateway.state.keys import Keys
 from tests.conftest import AUTH
 from tests.servers import start_seaweedfs
 
@@ -202,7 +202,7 @@ def test_storage_down_during_a_job_is_retried_not_an_error(
         private.halt()
         worker_factory()
         client = redis.Redis.from_url(settings_data["redis"]["url"])
-        job_key = f"saq:job:{queue_name(settings_data['redis']['key_prefix'])}:asset-{asset_id}"
+        job_key = f"saq:job:{Keys(settings_data['redis']['key_prefix']).queue}:asset-{asset_id}"
 
         def attempts() -> int:   # saq keeps each job as JSON under this key
             raw = client.get(job_key)

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from gateway.catalog.events import EventLog
 from gateway.settings import WebhookSettings
+from gateway.state.keys import Keys
 from gateway.webhooks.envelope import Event
 from gateway.webhooks.store import Delivery, DeliveryStore, Endpoint
 from tests.servers import RedisService
@@ -33,7 +34,7 @@ from workers.webhooks.signature import verify
 @dataclass
 class Pipeline:
     redis: Redis
-    prefix: str
+    keys: Keys
     events: EventLog
     store: DeliveryStore
 
@@ -45,7 +46,7 @@ class Pipeline:
     @contextlib.asynccontextmanager
     async def running(self, settings: WebhookSettings, **relay: Any) -> AsyncIterator[Sender]:
         sender = Sender(settings, self.store)
-        relay_ = Relay(self.redis, self.prefix, self.store, settings, consumer=uuid.uuid4().hex,
+        relay_ = Relay(self.redis, self.keys, self.store, settings, consumer=uuid.uuid4().hex,
                        on_created=sender.wake.set, **relay)
         tasks = [asyncio.create_task(relay_.run()), asyncio.create_task(sender.run())]
         try:
@@ -59,8 +60,8 @@ class Pipeline:
 @pytest.fixture
 async def pipeline(redis_service: RedisService) -> AsyncIterator[Pipeline]:
     redis = Redis.from_url(redis_service.url)
-    prefix = f"w{uuid.uuid4().hex[:8]}"
-    yield Pipeline(redis, prefix, EventLog(redis, prefix), DeliveryStore(redis, prefix))
+    keys = Keys(f"w{uuid.uuid4().hex[:8]}")
+    yield Pipeline(redis, keys, EventLog(redis, keys), DeliveryStore(redis, keys))
     await redis.aclose()
 
 
@@ -77,7 +78,7 @@ async def record(pipeline: Pipeline, n: int = 1) -> list[str]:
 async def test_an_event_read_twice_is_delivered_once_and_a_dead_relays_entries_are_taken_over(
         pipeline: Pipeline, receiver: Receiver) -> None:
     settings = pipeline.settings(receiver, "/a", "/b")
-    stream = f"{pipeline.prefix}:events"
+    stream = pipeline.keys.events
     await pipeline.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
     first, second = await record(pipeline, 2)
     # a relay reads both entries, makes the first one's deliveries, and dies before any XACK

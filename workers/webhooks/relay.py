@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from gateway.settings import WebhookSettings
+from gateway.state.keys import Keys
 from gateway.webhooks.envelope import Event
 from gateway.webhooks.store import DeliveryStore, Endpoint
 
@@ -35,11 +36,11 @@ FORGET_IDLE = 3600.0       # consumers idle this long with nothing pending are r
 
 
 class Relay:
-    def __init__(self, redis: Redis, prefix: str, store: DeliveryStore, settings: WebhookSettings, *,
+    def __init__(self, redis: Redis, keys: Keys, store: DeliveryStore, settings: WebhookSettings, *,
                  consumer: str, on_created: Callable[[], None] = lambda: None,
                  claim_idle: float = CLAIM_IDLE) -> None:
         self.redis = redis
-        self.stream = f"{prefix}:events"
+        self.stream = keys.events
         self.store = store
         self.settings = settings
         self.consumer = consumer

@@ -8,8 +8,7 @@ import os
 import socket
 import uuid
 
-from redis.asyncio import Redis
-
+from gateway import compose
 from gateway.settings import Settings
 from gateway.webhooks.store import DeliveryStore
 from workers.webhooks.relay import Relay
@@ -19,11 +18,12 @@ from workers.webhooks.sender import Sender
 class WebhookRunner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.redis = Redis.from_url(settings.redis.url, socket_timeout=30, health_check_interval=30)
-        store = DeliveryStore(self.redis, settings.redis.key_prefix)
+        self.redis = compose.redis(settings.redis, socket_timeout=30)
+        keys = compose.keys(settings)
+        store = DeliveryStore(self.redis, keys)
         self.sender = Sender(settings.webhooks, store)
         consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.relay = Relay(self.redis, settings.redis.key_prefix, store, settings.webhooks,
+        self.relay = Relay(self.redis, keys, store, settings.webhooks,
                            consumer=consumer, on_created=self.sender.wake.set)
         self._relay_task: asyncio.Task[None] | None = None
         self._sender_task: asyncio.Task[None] | None = None
