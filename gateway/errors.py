@@ -16,7 +16,7 @@ in one place, ``gateway/http.py:error_response``.
     ├── RangeNotSatisfiable (416)
     ├── Locked (423)
     ├── ChecksumMismatch (460)
-    └── Unavailable (503)           └── StorageUnavailable, ReadTimeout
+    └── Unavailable (503)           └── StorageUnavailable, StateUnavailable, ReadTimeout
 """
 
 from __future__ import annotations
@@ -136,6 +136,12 @@ class Unavailable(GatewayError):
 
 class StorageUnavailable(Unavailable):
     type = "storage_unavailable"
+
+
+class StateUnavailable(Unavailable):
+    """Redis did not answer (mapped at the state adapters, ``gateway/state/errors.py``)."""
+
+    type = "state_unavailable"
 
 
 class ReadTimeout(Unavailable):

@@ -20,13 +20,14 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from gateway.body import settle
-from gateway.errors import ClientGone, GatewayError, StorageUnavailable, Unavailable
+from gateway.errors import ClientGone, GatewayError, StateUnavailable, StorageUnavailable
+from gateway.state.errors import unavailable
 
 log = logging.getLogger("gateway.http")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 upload_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("upload_id", default="")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-BACKEND_ERROR = "backend_error"   # request key: which backend failed ("redis" / "storage"), for metrics
+BACKEND_ERROR = web.RequestKey("backend_error", str)   # which backend failed ("redis" / "storage"), for metrics
 
 
 class Dialect(Protocol):
@@ -63,8 +64,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except GatewayError as exc:
-        if isinstance(exc, StorageUnavailable):
-            request[BACKEND_ERROR] = "storage"
+        if isinstance(exc, StorageUnavailable | StateUnavailable):
+            request[BACKEND_ERROR] = "storage" if isinstance(exc, StorageUnavailable) else "redis"
         request[ERROR] = exc
         dialect = request.get(DIALECT)
         response = error_response(exc, **(dialect.error_extra(exc) if dialect is not None else {}))
@@ -72,11 +73,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         response = error_response(_from_http_exception(exc))
-    except RedisError as exc:
+    except RedisError as exc:   # the catalog and queue clients: the same answer as the state adapters give
         request[BACKEND_ERROR] = "redis"
         log.warning("request.redis_error", extra={"error": repr(exc)})
-        response = error_response(Unavailable("the state store (Redis) is unavailable; retry shortly",
-                                              headers={"Retry-After": "1"}))
+        response = error_response(unavailable(exc))
     except ConnectionError as exc:   # the client hung up: ordinary, not a server fault
         log.info("request.client_gone", extra={"error": exc.__class__.__name__})
         response = error_response(ClientGone("the client closed the connection"))

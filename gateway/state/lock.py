@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from redis.asyncio import Redis
 
 from gateway.errors import Locked
+from gateway.state.errors import maps_redis_errors
 from gateway.state.keys import LOCK_REFRESH_S, LOCK_TTL_MS, Keys
 
 _REFRESH = """
@@ -50,6 +51,7 @@ class Lease:
                 callback()
 
 
+@maps_redis_errors
 class Locker:
     def __init__(self, redis: Redis, keys: Keys, *, ttl_ms: int = LOCK_TTL_MS,
                  refresh_s: float = LOCK_REFRESH_S) -> None:

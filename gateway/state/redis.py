@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from gateway.errors import Conflict, Locked
 from gateway.models import Commit, ConcatKind, Part, Segment, Upload, UploadState
+from gateway.state.errors import maps_redis_errors
 from gateway.state.keys import TOMBSTONE_TTL_S, Keys
 
 _COMMIT = """
@@ -87,6 +88,7 @@ def _decode(raw: Mapping[bytes | str, bytes | str]) -> Upload:
     )
 
 
+@maps_redis_errors
 class RedisState:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis

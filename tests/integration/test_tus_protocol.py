@@ -370,6 +370,14 @@ async def test_healthz_is_503_when_redis_is_down(settings_data: dict[str, Any]) 
         resp = await broken.get("/healthz")
         assert resp.status == 503
         assert (await resp.json())["checks"]["redis"].startswith("error")
+        # mapped at the state adapter: a clear 503 to retry, never a 500
+        for method, headers in (("POST", {**TUS, **AUTH, "Upload-Length": "5"}),
+                                ("HEAD", TUS), ("PATCH", {**TUS, "Upload-Offset": "0",
+                                                          "Content-Type": "application/offset+octet-stream"})):
+            resp = await broken.request(method, "/files/" if method == "POST" else "/files/abc", headers=headers)
+            assert resp.status == 503 and resp.headers["Retry-After"] == "1", method
+            if method != "HEAD":
+                assert (await resp.json())["error"]["type"] == "state_unavailable"
 
 
 async def test_a_burst_of_creations_never_fails(client: Client) -> None:
