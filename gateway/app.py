@@ -25,6 +25,7 @@ from gateway.http import BACKEND_ERROR, Handler, error_middleware, on_response_p
 from gateway.metrics import JobTimings, Metrics
 from gateway.models import Upload
 from gateway.protocols.resource import UploadResource
+from gateway.protocols.rufh import RufhProtocol
 from gateway.protocols.tus import TusProtocol
 from gateway.queue import JobQueue
 from gateway.service import UploadService
@@ -172,7 +173,8 @@ def create_app(settings: Settings) -> web.Application:
         mux = MuxApi(uploads, app[ASSETS], app[EVENTS], app[SERVICE], auth, app[MASTERS])
         livepeer = LivepeerApi(uploads, app[ASSETS], auth,
                                default_timeout=settings.direct_uploads.default_timeout)
-        resource = UploadResource(app[SERVICE], tus)
+        rufh = RufhProtocol(app[SERVICE], tus, interim_responses=settings.server.interim_responses)
+        resource = UploadResource(app[SERVICE], tus, rufh)
         app.router.add_routes(tus.routes() + resource.routes() + mux.routes() + livepeer.routes()
                               + openapi.routes(settings.server.base_url))
         app.router.add_routes(DeliveryApi(app[REDIS], app[KEYS], auth).routes())

@@ -109,12 +109,13 @@ def _from_http_exception(exc: web.HTTPException) -> GatewayError:
 TUS_ALLOW_HEADERS = (
     "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, Content-Type, "
     "Content-Range, Upload-Length, Upload-Offset, Tus-Resumable, Upload-Metadata, Upload-Defer-Length, "
-    "Upload-Concat, Upload-Checksum, Upload-Complete, Upload-Draft-Interop-Version"
+    "Upload-Concat, Upload-Checksum, Upload-Complete, Upload-Incomplete, Upload-Draft-Interop-Version"
 )
 EXPOSE_HEADERS = (
     "Upload-Offset, Location, Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, "
     "Tus-Checksum-Algorithm, Upload-Metadata, Upload-Defer-Length, Upload-Concat, Upload-Expires, "
-    "Upload-Complete, Range, Content-Range, X-Request-ID"
+    "Upload-Complete, Upload-Incomplete, Upload-Limit, Upload-Draft-Interop-Version, Range, Content-Range, "
+    "X-Request-ID"
 )
 ALLOW_METHODS = "POST, HEAD, PATCH, PUT, OPTIONS, GET, DELETE"
 

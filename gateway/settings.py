@@ -34,6 +34,9 @@ class ServerSettings(BaseModel):
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     shutdown_timeout: Duration = 10.0
+    # 1xx interim answers (the IETF draft's 104). Turn off behind a proxy that does not forward them:
+    # nginx (1.22 measured) takes a 1xx from upstream as the final answer and drops the real one.
+    interim_responses: bool = True
 
     @property
     def base_url(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web_runner import BaseRunner
 from minio import Minio
 from yarl import URL
 
@@ -87,11 +88,17 @@ def settings_data(tmp_path: Path, redis_service: RedisService, backend: str,
 
 
 class _Server(TestServer):
-    """Lets tests use the absolute URLs the gateway hands out (Location headers) as they are."""
+    """Lets tests use the absolute URLs the gateway hands out (Location headers) as they are, and runs
+    the app as ``python -m gateway`` does: a client that hangs up does not cancel its handler
+    (aiohttp's test server cancels by default), so what a handler does with a broken body is tested."""
 
     def make_url(self, path: Any) -> URL:
         url = URL(path)
         return url if url.absolute else super().make_url(path)
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        kwargs["handler_cancellation"] = False
+        return await super()._make_runner(**kwargs)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """tus 1.0.0: core, creation, creation-with-upload, creation-defer-length, expiration, checksum,
 termination, concatenation and concatenation-unfinished; plus GET downloads (as tusd offers).
 
-The creation endpoints (``/files/`` and a direct upload's bound ``/files/<id>/tus``) are routed here;
-requests on an upload's own URL come through :mod:`gateway.protocols.resource`, which picks the dialect.
+A direct upload's bound creation endpoint (``/files/<id>/tus``) is routed here; requests on the
+collection (``/files/``) and on an upload's own URL come through :mod:`gateway.protocols.resource`,
+which picks the dialect.
 Handlers parse headers, call :class:`~gateway.service.UploadService` and raise on failure;
 :data:`TUS` shapes every answer (``Tus-Resumable``, and ``Upload-Offset`` after a body that ended early).
 ``X-HTTP-Method-Override`` replaces the request method.
@@ -111,9 +112,8 @@ class TusProtocol:
 
     def routes(self) -> list[web.RouteDef]:
         # a body is read only once the request is accepted, so 100 Continue waits for that (body.py)
-        return [web.route("*", self.base_path + path, handler, expect_handler=expect_handler)
-                for path, handler in (("", self.collection), ("/", self.collection),
-                                      ("/{upload_id}/tus", self.bound_collection))]
+        return [web.route("*", self.base_path + "/{upload_id}/tus", self.bound_collection,
+                          expect_handler=expect_handler)]
 
     def location(self, upload_id: str) -> str:
         return f"{self.base_url}{self.base_path}/{upload_id}"
@@ -121,7 +121,7 @@ class TusProtocol:
     # -- dispatch -------------------------------------------------------------------------------
 
     async def collection(self, request: web.Request) -> web.StreamResponse:
-        await origins.allow(request, self.service)
+        """``/files/`` (routed by :mod:`gateway.protocols.resource`)."""
         return await self.handle(request, {"OPTIONS": self.options, "POST": self.post})
 
     async def bound_collection(self, request: web.Request) -> web.StreamResponse:
@@ -172,13 +172,11 @@ class TusProtocol:
                 metadata=creation.metadata, extra=self._direct_extra())
             await self._adopt(upload)
             return self._created(upload, with_offset=False)
-        upload = await self.service.create(
-            length=creation.length, metadata=creation.metadata,
-            concat=ConcatKind.PARTIAL if concat is not None else ConcatKind.NONE,
-            concat_header="partial" if concat is not None else "",
-            extra=self._direct_extra() if concat is None else None)
         if concat is None:
-            await self._adopt(upload)
+            upload = await self.new_upload(length=creation.length, metadata=creation.metadata)
+        else:
+            upload = await self.service.create(length=creation.length, metadata=creation.metadata,
+                                               concat=ConcatKind.PARTIAL, concat_header="partial")
         if not creation.with_body or upload.complete:
             return self._created(upload, with_offset=False)
         upload = await self._append_on_creation(request, upload, creation)
@@ -214,6 +212,12 @@ class TusProtocol:
             if exc.offset is None or isinstance(exc, ChecksumMismatch):
                 raise
             return await self.service.get(upload.id)
+
+    async def new_upload(self, *, length: int | None, metadata: str) -> Upload:
+        """An upload created on the collection (any dialect): it becomes an Asset when it finishes."""
+        upload = await self.service.create(length=length, metadata=metadata, extra=self._direct_extra())
+        await self._adopt(upload)
+        return upload
 
     def _direct_extra(self) -> dict[str, str] | None:
         return {"direct": new_id()} if self.adopt is not None else None

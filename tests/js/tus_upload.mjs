@@ -1,5 +1,6 @@
 // Upload a file with tus-js-client under Node. Usage: node tus_upload.mjs '<json options>'
 // options: endpoint, file, chunkSize (bytes, default Infinity), parallelUploads, headers, metadata,
+//          protocol ("tus-v1", "ietf-draft-03" or "ietf-draft-05"),
 //          uploadUrl (resume this upload), abortAfter (bytes: abort once this many were acknowledged)
 import fs from "node:fs";
 import * as tus from "tus-js-client";
@@ -18,6 +19,7 @@ const upload = new tus.Upload(source, {
   parallelUploads: opts.parallelUploads ?? 1,
   headers: opts.headers ?? {},
   metadata: opts.metadata ?? {},
+  protocol: opts.protocol ?? "tus-v1",
   retryDelays: [0, 200, 500],
   onProgress(sent) {
     if (opts.abortAfter && sent >= opts.abortAfter) {

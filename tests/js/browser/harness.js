@@ -4,7 +4,8 @@
 //
 // steps:
 //   {kind: "upchunk", endpoint, chunkSize (KiB), method, abortAfter, pauseAfter, pauseMs, timeoutMs}
-//   {kind: "tus", endpoint, uploadUrl, chunkSize (bytes), timeoutMs}
+//   {kind: "tus", endpoint, uploadUrl, chunkSize (bytes), timeoutMs, protocol ("tus-v1" | "ietf-draft-03" |
+//    "ietf-draft-05"), abortAfter (PATCH responses, then abort)}
 //   {kind: "put", endpoint, start, end}         one raw Content-Range chunk with fetch()
 //   {kind: "status", endpoint}                  a `Content-Range: bytes */N` status check with fetch()
 "use strict";
@@ -118,11 +119,18 @@ function tusStep(file, step) {
       retryDelays: [0, 300, 1000],
       storeFingerprintForResuming: false,
       headers: step.headers ?? {},
+      protocol: step.protocol ?? "tus-v1",
       metadata: { filename: file.name, filetype: file.type },
       onAfterResponse(req, res) {
         out.responses.push({ method: req.getMethod(), status: res.getStatus(),
                              offset: res.getHeader("Upload-Offset") ?? null,
-                             location: res.getHeader("Location") ?? null });
+                             location: res.getHeader("Location") ?? null,
+                             complete: res.getHeader("Upload-Complete") ?? null,
+                             interop: res.getHeader("Upload-Draft-Interop-Version") ?? null });
+        const patches = out.responses.filter((r) => r.method === "PATCH").length;
+        if (step.abortAfter && patches >= step.abortAfter) {   // an interrupted upload, to resume later
+          upload.abort().then(() => finish("aborted"));
+        }
       },
       onProgress(sent, total) {
         out.progress = (100 * sent) / total;
