@@ -1,7 +1,8 @@
 """The one error tree. Every error carries its HTTP status and a stable ``type``; they become HTTP responses
 in one place, ``gateway/http.py:error_response``.
 
-    GatewayError
+    GatewayError (500)
+    ├── InvalidTransition (500)     a status change no transition table allows: a bug, not the client's
     ├── BadRequest (400)            ├── InvalidHeader, UploadInterrupted, ClientGone
     ├── Unauthorized (401)
     ├── Forbidden (403)
@@ -35,6 +36,11 @@ class GatewayError(Exception):
         # an error that ended an upload's body early: the bytes kept (the new offset), and its expiry
         self.offset: int | None = None
         self.expires_at: float | None = None
+
+
+class InvalidTransition(GatewayError):
+    """A status change its state machine's table does not allow (``gateway/catalog/models.py``): a bug in
+    the code that asked for it, caught before anything is written."""
 
 
 class BadRequest(GatewayError):

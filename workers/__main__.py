@@ -16,6 +16,7 @@ from saq import Worker
 from saq.types import PartialTimersDict
 
 from gateway import compose
+from gateway.catalog.models import AssetStatus
 from gateway.logs import configure_logging
 from gateway.queue import PROCESS_ASSET, JobQueue
 from gateway.settings import Settings, settings_for_command
@@ -55,7 +56,7 @@ async def requeue_lost_jobs(settings: Settings, resources: Resources, jobs: JobQ
     """Every few sweeps, queue again any asset whose job was lost (see JobQueue.requeue_stale)."""
     async def still_pending(asset_id: str) -> bool:
         asset = await resources.assets.get(asset_id)
-        return asset is not None and asset["status"] == "preparing"
+        return asset is not None and asset.status is AssetStatus.PREPARING
 
     grace = settings.jobs.heartbeat * 2 + settings.jobs.sweep_interval * 2 + 10
     while True:

@@ -4,6 +4,10 @@ Idempotent: a finished asset is left alone, the master's object name is derived 
 re-run replaces it), and events are recorded once per type. Media problems make the asset ``errored``
 (final); anything else (storage or Redis down, the worker killed) raises, and the queue retries the job
 with backoff, on this worker or another.
+
+The asset is a typed record (gateway/catalog/models.py); every change is an ``AssetStore.write`` of the
+asset as read and as it should be, so its status, its master's and its renditions' follow their
+transition tables, and finishing is a compare-and-set on ``preparing`` (two runs cannot both finish it).
 """
 
 from __future__ import annotations
@@ -14,14 +18,27 @@ import logging
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from saq.job import Job
 
-from gateway.catalog.assets import public
 from gateway.catalog.masters import MASTER, delete_asset_files, object_name
-from workers.media import MediaError, analyse, remux, standardise
+from gateway.catalog.models import (
+    Asset,
+    AssetErrors,
+    AssetStatus,
+    FileStatus,
+    MasterStatus,
+    Progress,
+    ProgressState,
+    RenditionsStatus,
+    StaticRenditions,
+)
+from gateway.catalog.schema import track_from
+from gateway.catalog.wire import mux_asset, mux_rendition_file
+from workers.media import Analysis, MediaError, analyse, remux, standardise
 from workers.renditions import make_renditions
 from workers.resources import Resources
 
@@ -76,16 +93,34 @@ async def process_asset(ctx: dict[str, Any], *, asset_id: str) -> str:
     return outcome
 
 
+def _described(asset: Asset, analysis: Analysis) -> Asset:
+    """The asset with what the analysis found (Mux's fields, see ``Analysis.to_asset_fields``)."""
+    state = ProgressState.INGESTING if analysis.is_standard else ProgressState.TRANSCODING
+    reasons = analysis.non_standard_input_reasons
+    return replace(asset, duration=analysis.duration, resolution_tier=analysis.resolution_tier,
+                   tracks=tuple(track_from(t) for t in analysis.tracks), aspect_ratio=analysis.aspect_ratio,
+                   max_stored_frame_rate=analysis.max_stored_frame_rate,
+                   non_standard_input_reasons=dict(reasons) if reasons else None, progress=Progress(state, 0))
+
+
+def _errored(renditions: StaticRenditions | None) -> StaticRenditions | None:
+    """Static renditions that will not be made: every one not made yet errors."""
+    if renditions is None or renditions.status is not RenditionsStatus.PREPARING:
+        return renditions
+    return StaticRenditions(RenditionsStatus.ERRORED, tuple(
+        replace(f, status=FileStatus.ERRORED) if f.status is FileStatus.PREPARING else f for f in renditions.files))
+
+
 async def _process(res: Resources, asset_id: str) -> str:
     asset = await res.assets.get(asset_id)
     if asset is None:
         return "deleted"
-    if asset["status"] in ("ready", "errored"):
-        return str(asset["status"])
-    upload = await res.state.get(asset["_source"])
+    if asset.status is not AssetStatus.PREPARING:
+        return str(asset.status)
+    upload = await res.state.get(asset.source)
     if upload is None or not upload.complete:
         return await _fail(res, asset_id, "invalid_input", "the uploaded file is no longer stored")
-    tier = asset.get("max_resolution_tier", "1080p")
+    tier = asset.max_resolution_tier
     # storage down is a reason to retry later, not a verdict on the file: find out before probing
     await res.storage.ping()
     source = await res.storage.locate(upload)
@@ -94,16 +129,18 @@ async def _process(res: Resources, asset_id: str) -> str:
         analysis = await analyse(source, tier=tier, timeout=limits.probe_timeout, memory_limit=limits.probe_memory)
     except MediaError as exc:
         return await _media_failure(res, asset_id, exc)
-    fields = analysis.to_asset_fields()
-    fields["progress"] = {"state": "ingesting" if analysis.is_standard else "transcoding", "progress": 0}
-    await res.assets.update(asset_id, fields)
+    written = await res.assets.write(asset, _described(asset, analysis))
+    if written is None:   # deleted meanwhile (or finished by another run)
+        return await _settled(res, asset_id)
+    latest: Asset = written
     if analysis.non_standard_input_reasons:
         await res.events.record("video.asset.non_standard_input_detected", "asset", asset_id,
-                                public(await res.assets.get(asset_id) or asset))
+                                mux_asset(await res.assets.get(asset_id) or latest))
 
     async def progress(fraction: float) -> None:
-        await res.assets.update(asset_id, {"progress": {"state": "transcoding",
-                                                        "progress": round(min(max(fraction, 0), 1) * 100, 1)}})
+        nonlocal latest
+        moved = Progress(ProgressState.TRANSCODING, round(min(max(fraction, 0), 1) * 100, 1))
+        latest = await res.assets.write(latest, replace(latest, progress=moved)) or latest
 
     with tempfile.TemporaryDirectory(dir=res.settings.storage.spool_dir or None) as tmp:
         dest = str(Path(tmp) / "master.mp4")
@@ -123,34 +160,44 @@ async def _process(res: Resources, asset_id: str) -> str:
         except MediaError as exc:
             return await _media_failure(res, asset_id, exc)
         size = await res.storage.put_object(master_name(asset_id), dest)
-        renditions = None
-        if asset.get("static_renditions"):
+        renditions = latest.static_renditions
+        if renditions is not None:
             try:
-                renditions = await make_renditions(asset, dest, analysis, res.storage, res.masters.links,
+                renditions = await make_renditions(latest, dest, analysis, res.storage, res.masters.links,
                                                    timeout=limits.timeout)
             except MediaError:
-                renditions = {"status": "errored", "files": [
-                    {**f, "status": "errored"} for f in asset["static_renditions"]["files"]]}
+                renditions = _errored(renditions)
     current = await res.assets.get(asset_id)
     if current is None:   # deleted while we worked: leave nothing behind
         await delete_asset_files(res.storage, asset_id)
         return "deleted"
-    done: dict[str, Any] = {"status": "ready", "progress": {"state": "completed", "progress": 100},
-                            "_master": master_name(asset_id), "_master_size": size}
+    if current.status is not AssetStatus.PREPARING:   # another run finished it first
+        return str(current.status)
+    ready = replace(current, status=AssetStatus.READY, progress=Progress(ProgressState.COMPLETED, 100),
+                    master_file=master_name(asset_id), master_size=size, static_renditions=renditions)
+    if await res.assets.write(current, ready) is None:
+        return await _settled(res, asset_id)
+    done = await res.assets.get(asset_id) or ready
+    await res.events.record("video.asset.ready", "asset", asset_id, mux_asset(done))
     if renditions is not None:
-        done["static_renditions"] = renditions
-    await res.assets.update(asset_id, done)
-    ready = public(await res.assets.get(asset_id) or {})
-    await res.events.record("video.asset.ready", "asset", asset_id, ready)
-    if renditions is not None:
-        for file in renditions["files"]:
-            kind = {"ready": "ready", "skipped": "skipped"}.get(file["status"], "errored")
-            await res.events.record(f"video.asset.static_rendition.{kind}", "asset", f"{asset_id}/{file['id']}",
-                                    {**file, "asset_id": asset_id})
-    if current.get("master_access") == "temporary":
+        for file in renditions.files:
+            kind = {FileStatus.READY: "ready", FileStatus.SKIPPED: "skipped"}.get(file.status, "errored")
+            await res.events.record(f"video.asset.static_rendition.{kind}", "asset", f"{asset_id}/{file.id}",
+                                    mux_rendition_file(file, asset_id))
+    if done.master is not None and done.master.status is MasterStatus.PREPARING:   # a URL was asked for
         await res.masters.publish(asset_id)
     log.info("asset.ready", extra={"asset_id": asset_id, "standard": analysis.is_standard})
     return "ready"
+
+
+async def _settled(res: Resources, asset_id: str) -> str:
+    """What became of an asset a write of ours lost to: deleted (its files go too), or finished by another
+    run."""
+    current = await res.assets.get(asset_id)
+    if current is None:
+        await delete_asset_files(res.storage, asset_id)
+        return "deleted"
+    return str(current.status)
 
 
 async def _media_failure(res: Resources, asset_id: str, exc: MediaError) -> str:
@@ -164,13 +211,15 @@ async def _fail(res: Resources, asset_id: str, error_type: str, message: str) ->
     asset = await res.assets.get(asset_id)
     if asset is None:
         return "deleted"
-    await res.assets.update(asset_id, {"status": "errored", "errors": {"type": error_type, "messages": [message]},
-                                       "progress": {"state": "errored", "progress": -1}})
-    await res.events.record("video.asset.errored", "asset", asset_id, public(await res.assets.get(asset_id) or {}))
-    if asset.get("master_access") == "temporary":
+    if asset.status is not AssetStatus.PREPARING:   # finished (or failed) already: nothing to undo
+        return str(asset.status)
+    errored = replace(asset, status=AssetStatus.ERRORED, errors=AssetErrors(type=error_type, messages=(message,)),
+                      progress=Progress(ProgressState.ERRORED, -1), static_renditions=_errored(asset.static_renditions))
+    if await res.assets.write(asset, errored) is None:
+        return await _settled(res, asset_id)
+    stored = await res.assets.get(asset_id) or errored
+    await res.events.record("video.asset.errored", "asset", asset_id, mux_asset(stored))
+    if asset.master_access == "temporary":
         await res.masters.fail(asset_id)
-    if asset.get("static_renditions"):
-        await res.assets.update(asset_id, {"static_renditions": {"status": "errored", "files": [
-            {**f, "status": "errored"} for f in asset["static_renditions"]["files"]]}})
     log.info("asset.errored", extra={"asset_id": asset_id, "error_type": error_type, "error": message})
     return "errored"

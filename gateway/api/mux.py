@@ -7,6 +7,7 @@ uploads page with ``page``/``limit`` (an empty ``data`` past the end), assets wi
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -21,10 +22,13 @@ from gateway.api.schemas import (
     settings_dump,
 )
 from gateway.auth import Authenticator
-from gateway.catalog.assets import BAD_CURSOR, AssetStore, parse_cursor, public
+from gateway.catalog import schema
+from gateway.catalog.assets import BAD_CURSOR, AssetStore, parse_cursor
 from gateway.catalog.events import EventLog
 from gateway.catalog.masters import DownloadLinks, MasterAccess, delete_asset_files, downloadable, object_name
+from gateway.catalog.models import Asset, UploadStatus
 from gateway.catalog.uploads import DirectUploads
+from gateway.catalog.wire import mux_asset, mux_upload
 from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.protocols.download import stream_range
 from gateway.service import UploadService
@@ -69,27 +73,27 @@ class MuxApi:
         record = await self.uploads.create(timeout=body.timeout, cors_origin=body.cors_origin,
                                            new_asset_settings=settings,
                                            test=body.test or bool(settings.get("test")))
-        return data(self.uploads.view(record), status=201)
+        return data(mux_upload(record, self.uploads.base_url), status=201)
 
     async def list_uploads(self, request: web.Request) -> web.Response:
         self.auth.check(request, "uploads")
         limit = query_int(request, "limit", 25, low=1, high=100)
         page = query_int(request, "page", 1, low=1, high=1_000_000)
         records = await self.uploads.list(page=page, limit=limit)
-        return data([self.uploads.view(r) for r in records])
+        return data([mux_upload(r, self.uploads.base_url) for r in records])
 
     async def get_upload(self, request: web.Request) -> web.Response:
         self.auth.check(request, "uploads")
-        return data(self.uploads.view(await self.uploads.get(request.match_info["id"])))
+        return data(mux_upload(await self.uploads.get(request.match_info["id"]), self.uploads.base_url))
 
     async def cancel_upload(self, request: web.Request) -> web.Response:
         self.auth.check(request, "uploads")
         require_json(request)   # no body is needed, but one that is sent must be JSON like any other
-        return data(self.uploads.view(await self.uploads.cancel(request.match_info["id"])))
+        return data(mux_upload(await self.uploads.cancel(request.match_info["id"]), self.uploads.base_url))
 
     # -- assets ---------------------------------------------------------------------------------
 
-    async def _asset(self, asset_id: str) -> dict[str, Any]:
+    async def _asset(self, asset_id: str) -> Asset:
         asset = await self.assets.get(asset_id)
         if asset is None:
             raise NotFound("asset not found")
@@ -110,25 +114,25 @@ class MuxApi:
                 record = await self.uploads.get(upload_id)
             except NotFound:
                 return data([])
-            asset = await self.assets.get(record["asset_id"]) if record.get("asset_id") else None
-            return data([public(asset)] if asset and page == 1 else [])
+            created = record.status is UploadStatus.ASSET_CREATED
+            asset = await self.assets.get(record.asset_id) if created else None
+            return data([mux_asset(asset)] if asset and page == 1 else [])
         assets, next_cursor = await self.assets.page(limit=limit, cursor=cursor, page=page)
-        return data([public(await self.masters.check(a)) for a in assets], next_cursor=next_cursor)
+        return data([mux_asset(await self.masters.check(a)) for a in assets], next_cursor=next_cursor)
 
     async def get_asset(self, request: web.Request) -> web.Response:
         self.auth.check(request, "assets:read")
-        return data(public(await self._asset(request.match_info["id"])))
+        return data(mux_asset(await self._asset(request.match_info["id"])))
 
     async def delete_asset(self, request: web.Request) -> web.Response:
         self.auth.check(request, "assets:write")
         asset = await self._asset(request.match_info["id"])
         with contextlib.suppress(NotFound):
-            await self.service.terminate(asset["_source"], reason="terminated")
-        await delete_asset_files(self.storage, asset["id"])
-        await self.masters.withdraw(asset["id"])
-        await self.assets.delete(asset["id"])
-        await self.events.record("video.asset.deleted", "asset", asset["id"],
-                                 {**public(asset), "status": "deleted"})
+            await self.service.terminate(asset.source, reason="terminated")
+        await delete_asset_files(self.storage, asset.id)
+        await self.masters.withdraw(asset.id)
+        await self.assets.delete(asset.id)
+        await self.events.record("video.asset.deleted", "asset", asset.id, {**mux_asset(asset), "status": "deleted"})
         return web.Response(status=204)
 
     async def update_asset(self, request: web.Request) -> web.Response:
@@ -137,13 +141,15 @@ class MuxApi:
         asset = await self._asset(request.match_info["id"])
         body = await parse_body(request, UpdateAsset)
         changes = body.model_dump(exclude_unset=True, exclude_none=False, mode="json")
-        if "meta" in changes and changes["meta"] is not None:
-            changes["meta"] = {k: v for k, v in changes["meta"].items() if v is not None}
-        removed = [k for k, v in changes.items() if v is None]
-        await self.assets.update(asset["id"], {k: v for k, v in changes.items() if v is not None})
-        await self.assets.records.remove_fields(asset["id"], *removed)
-        updated = public(await self._asset(asset["id"]))
-        await self.events.record("video.asset.updated", "asset", asset["id"], updated, once=False)
+        changed = asset
+        if "passthrough" in changes:
+            changed = replace(changed, passthrough=changes["passthrough"])
+        if "meta" in changes:
+            meta = changes["meta"]
+            changed = replace(changed, meta=None if meta is None else schema.meta_from(meta))
+        await self.assets.write(asset, changed)
+        updated = mux_asset(await self._asset(asset.id))
+        await self.events.record("video.asset.updated", "asset", asset.id, updated, once=False)
         return data(updated)
 
     async def update_master_access(self, request: web.Request) -> web.Response:
@@ -153,8 +159,8 @@ class MuxApi:
         if body.master_access == "temporary":
             await self.masters.request(asset)
         else:
-            await self.masters.withdraw(asset["id"])
-        return data(public(await self._asset(asset["id"])))
+            await self.masters.withdraw(asset.id)
+        return data(mux_asset(await self._asset(asset.id)))
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         """A signed, expiring download of an asset's master or static rendition (filesystem backend)."""

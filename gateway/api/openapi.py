@@ -20,10 +20,12 @@ from gateway.api.schemas import (
     UpdateMasterAccess,
 )
 from gateway.catalog.assets import CURSOR_PATTERN
+from gateway.catalog.models import AssetStatus, MasterStatus, UploadStatus
 
 REF = "#/components/schemas/{model}"
-UPLOAD_STATUS = ["waiting", "asset_created", "errored", "cancelled", "timed_out"]
-ASSET_STATUS = ["preparing", "ready", "errored"]
+UPLOAD_STATUS = [str(status) for status in UploadStatus]
+ASSET_STATUS = [str(status) for status in AssetStatus]
+MASTER_STATUS = [str(status) for status in MasterStatus]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -65,7 +67,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "max_resolution_tier": {"enum": ["1080p", "1440p", "2160p"]},
         "master_access": {"enum": ["temporary", "none"]},
         "master": {"type": "object", "required": ["status"], "properties": {
-            "status": {"enum": ["ready", "preparing", "errored"]}, "url": {"type": "string"}}},
+            "status": {"enum": MASTER_STATUS}, "url": {"type": "string"}}},
         "tracks": {"type": "array", "items": {"type": "object"}},
         "non_standard_input_reasons": {"type": "object", "additionalProperties": {"type": "string"}},
         "errors": {"type": "object", "properties": {"type": {"type": "string"},

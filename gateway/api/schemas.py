@@ -24,6 +24,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 
@@ -57,11 +58,22 @@ class ExtraInput(BaseModel):
     type: Literal["video", "audio", "text"] | None = None
 
 
+def _one_or_many(value: Any) -> Any:
+    """A single policy is a list of one (Mux takes ``"public"`` as well as ``["public"]``)."""
+    return [value] if isinstance(value, str) else value
+
+
+_POLICY_SCHEMA = {"enum": ["public", "signed", "drm"]}
+# one policy or a list of them; stored, and echoed in ``new_asset_settings``, as a list
+Policies = Annotated[list[Policy], BeforeValidator(_one_or_many), WithJsonSchema(
+    {"anyOf": [_POLICY_SCHEMA, {"type": "array", "items": _POLICY_SCHEMA}]}, mode="validation")]
+
+
 class NewAssetSettings(_Strict):
     input: list[ExtraInput] | None = None
     inputs: list[ExtraInput] | None = None
-    playback_policy: list[Policy] | None = None
-    playback_policies: list[Policy] | None = None
+    playback_policy: Policies | None = None
+    playback_policies: Policies | None = None
     advanced_playback_policies: list[dict[str, Any]] | None = None
     per_title_encode: StrictBool | None = None
     passthrough: StrictStr | None = Field(default=None, max_length=255)

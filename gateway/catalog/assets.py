@@ -1,7 +1,5 @@
-"""Assets in the Mux shape: created once from a finished direct upload, filled in by the worker.
-
-Fields whose names start with ``_`` are internal (where the bytes are, the job's bookkeeping) and never
-leave the server; :func:`public` strips them.
+"""Assets: created once from a finished direct upload (:func:`initial_asset`), filled in by the worker,
+kept by :class:`AssetStore` as typed records (catalog/models.py) in the one schema (catalog/schema.py).
 """
 
 from __future__ import annotations
@@ -10,69 +8,87 @@ import base64
 import math
 import re
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from redis.asyncio import Redis
 
-from gateway.catalog.records import RecordStore, new_id
-from gateway.errors import BadRequest
+from gateway.catalog import schema
+from gateway.catalog.models import (
+    ASSET_INITIAL,
+    Asset,
+    DirectUpload,
+    FileStatus,
+    Master,
+    MasterAccessSetting,
+    MasterStatus,
+    Meta,
+    PlaybackId,
+    Progress,
+    ProgressState,
+    RenditionFile,
+    RenditionsStatus,
+    StaticRenditions,
+    check_asset,
+)
+from gateway.catalog.records import Guard, RecordStore, new_id
+from gateway.errors import BadRequest, InvalidTransition
 from gateway.state.keys import Keys
 
-DEFAULTS: dict[str, Any] = {
-    "master_access": "none",
-    "mp4_support": "none",
-    "max_resolution_tier": "1080p",
-    "video_quality": "basic",
-    "encoding_tier": "baseline",
-    "normalize_audio": False,
-}
-# new_asset_settings keys copied onto the Asset as they are
-COPIED = ("passthrough", "meta", "master_access", "mp4_support", "max_resolution_tier", "video_quality",
-          "normalize_audio", "per_title_encode", "test")
 RENDITION_FILES = {"highest": ("highest.mp4", "mp4"), "audio-only": ("audio.m4a", "m4a")}
+QUALITY_TO_TIER = {"basic": "baseline", "plus": "smart", "premium": "premium"}
+TIER_TO_QUALITY = {tier: quality for quality, tier in QUALITY_TO_TIER.items()}
+TITLE_LENGTH = 512   # meta.title's limit (api/schemas.py)
 
 
-def rendition_file(resolution: str) -> dict[str, Any]:
+def rendition_file(resolution: str, passthrough: str | None = None) -> RenditionFile:
     """The Mux static-rendition file entry for a requested resolution (before it is made)."""
     name, ext = RENDITION_FILES.get(resolution, (f"{resolution}.mp4", "mp4"))
-    return {"id": new_id(24), "name": name, "ext": ext, "type": "standard", "resolution": resolution}
-QUALITY_TO_TIER = {"basic": "baseline", "plus": "smart", "premium": "premium"}
+    return RenditionFile(id=new_id(24), name=name, ext=ext, resolution=resolution, status=FileStatus.PREPARING,
+                         passthrough=passthrough or None)
 
 
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-def initial_asset(asset_id: str, upload_id: str, settings: dict[str, Any], *, source: str,
-                  now: float | None = None) -> dict[str, Any]:
-    """The Asset as it is the moment its upload's last byte lands (status ``preparing``)."""
-    created = int(now or time.time())
-    asset: dict[str, Any] = {"id": asset_id, "created_at": str(created), "status": "preparing",
-                             "upload_id": upload_id, "ingest_type": "on_demand_direct_upload", **DEFAULTS}
-    for key in COPIED:
-        if key in settings:
-            asset[key] = settings[key]
-    if "video_quality" in settings and "encoding_tier" not in settings:
-        asset["encoding_tier"] = QUALITY_TO_TIER[settings["video_quality"]]
-    elif "encoding_tier" in settings:
-        asset["encoding_tier"] = settings["encoding_tier"]
-        asset.setdefault("video_quality", {v: k for k, v in QUALITY_TO_TIER.items()}[settings["encoding_tier"]])
+def _policies(settings: Mapping[str, Any]) -> list[str]:
     policies = settings.get("playback_policies") or settings.get("playback_policy") or []
-    if policies:
-        asset["playback_ids"] = [{"id": new_id(24), "policy": policy} for policy in policies]
-    asset["progress"] = {"state": "ingesting", "progress": 0}
-    if asset.get("master_access") == "temporary":
-        asset["master"] = {"status": "preparing"}
-    if wanted := settings.get("static_renditions"):
-        asset["_renditions"] = [r["resolution"] for r in wanted]
-        asset["static_renditions"] = {"status": "preparing", "files": [
-            {**rendition_file(r["resolution"]), "status": "preparing", **({"passthrough": r["passthrough"]}
-                                                                         if r.get("passthrough") else {})}
-            for r in wanted]}
-    asset["_source"] = source          # the storage upload id holding the original bytes
-    asset["_created"] = now or time.time()
-    return asset
+    return [policies] if isinstance(policies, str) else list(policies)
+
+
+def _meta(settings: Mapping[str, Any], title: str | None) -> Meta | None:
+    """``meta`` as the settings give it; ``title`` (the uploaded file's name) fills a title they lack."""
+    given = settings.get("meta")
+    meta = None if given is None else schema.meta_from(given)
+    if title and (meta is None or not meta.title):
+        meta = replace(meta or Meta(), title=title[:TITLE_LENGTH])
+    return meta
+
+
+def initial_asset(upload: DirectUpload, *, title: str | None = None, now: float | None = None) -> Asset:
+    """The Asset of ``upload`` the moment its last byte lands (status ``preparing``). ``title`` becomes
+    ``meta.title`` unless the upload's ``new_asset_settings`` set one."""
+    created = now or time.time()
+    settings = upload.new_asset_settings
+    quality, tier = settings.get("video_quality"), settings.get("encoding_tier")
+    if quality is not None and tier is None:
+        tier = QUALITY_TO_TIER[quality]
+    elif tier is not None and quality is None:
+        quality = TIER_TO_QUALITY[tier]
+    master_access: MasterAccessSetting = "temporary" if settings.get("master_access") == "temporary" else "none"
+    wanted = settings.get("static_renditions") or []
+    test = settings.get("test")
+    return Asset(
+        id=upload.asset_id, status=ASSET_INITIAL, created_at=int(created), created=created, upload_id=upload.id,
+        source=upload.storage_upload, progress=Progress(ProgressState.INGESTING, 0),
+        master_access=master_access, mp4_support=settings.get("mp4_support", "none"),
+        max_resolution_tier=settings.get("max_resolution_tier", "1080p"), video_quality=quality or "basic",
+        encoding_tier=tier or "baseline", normalize_audio=bool(settings.get("normalize_audio", False)),
+        passthrough=settings.get("passthrough"), meta=_meta(settings, title),
+        per_title_encode=settings.get("per_title_encode"), test=True if upload.test else test,
+        playback_ids=tuple(PlaybackId(id=new_id(24), policy=p) for p in _policies(settings)) or None,
+        master=Master(MasterStatus.PREPARING) if master_access == "temporary" else None,
+        static_renditions=StaticRenditions(RenditionsStatus.PREPARING, tuple(
+            rendition_file(r["resolution"], r.get("passthrough")) for r in wanted)) if wanted else None)
 
 
 # A cursor is the last asset's index score written out exactly in plain decimals, "_", and its id. The
@@ -106,25 +122,49 @@ def parse_cursor(cursor: str) -> tuple[float, str] | None:
 
 
 class AssetStore:
+    """Assets as typed records. Every change is a :meth:`write` of the record as read and the record as it
+    should be: the transitions in it are checked against their tables first (``InvalidTransition``), only
+    the fields that differ are written, and a status change is a compare-and-set on the old status (a
+    master's on the master's), so of two racing changes one wins."""
+
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.records = RecordStore(redis, keys, "asset")
         self.redis = redis
 
-    async def create(self, asset: dict[str, Any]) -> bool:
-        fields = {k: v for k, v in asset.items() if k != "id"}
-        return await self.records.create(asset["id"], fields, asset["_created"])
+    async def create(self, asset: Asset) -> bool:
+        """Store a new asset; False when one with its id exists already."""
+        if asset.status is not ASSET_INITIAL:
+            raise InvalidTransition(f"asset {asset.id}: an asset is created {ASSET_INITIAL}, not {asset.status}")
+        fields = schema.asset_fields(asset)
+        del fields["id"]
+        return await self.records.create(asset.id, fields, asset.created)
 
-    async def get(self, asset_id: str) -> dict[str, Any] | None:
-        return await self.records.get(asset_id)
+    async def get(self, asset_id: str) -> Asset | None:
+        raw = await self.records.get(asset_id)
+        return None if raw is None else schema.asset_from(raw)
 
-    async def update(self, asset_id: str, fields: dict[str, Any]) -> None:
-        await self.records.update(asset_id, fields)
+    async def write(self, old: Asset, new: Asset, *, now: float | None = None) -> Asset | None:
+        """Turn ``old`` (as read) into ``new``; the asset as written, or None when it is gone or ``old``'s
+        status (or, for a master change, the master's) is no longer current."""
+        check_asset(old, new)
+        guard = None
+        if new.status != old.status:
+            guard = Guard("status", str(old.status))
+        elif (new.master is None) != (old.master is None) or (
+                new.master is not None and old.master is not None and new.master.status != old.master.status):
+            guard = Guard("master", None if old.master is None else str(old.master.status), member="status")
+        if new.status != old.status or new.progress != old.progress:
+            new = replace(new, updated=now or time.time())
+        fields, removed = schema.changes(schema.asset_fields(old), schema.asset_fields(new))
+        if not fields and not removed:
+            return new
+        return new if await self.records.write(old.id, fields, remove=removed, guard=guard) else None
 
     async def delete(self, asset_id: str) -> None:
         await self.records.delete(asset_id)
 
     async def page(self, *, limit: int, cursor: str | None = None,
-                   page: int = 1) -> tuple[list[dict[str, Any]], str | None]:
+                   page: int = 1) -> tuple[list[Asset], str | None]:
         """Newest first. With ``cursor`` (from a previous page) the page after it; else page ``page``."""
         index = self.records.index
         if cursor:
@@ -142,6 +182,6 @@ class AssetStore:
             ids = [(i.decode(), s) for i, s in rows]
         more = len(ids) > limit
         ids = ids[:limit]
-        assets = await self.records.many([i for i, _ in ids])
+        assets = [schema.asset_from(raw) for raw in await self.records.many([i for i, _ in ids])]
         next_cursor = _cursor(ids[-1][1], ids[-1][0]) if more and ids else None
         return assets, next_cursor

@@ -10,6 +10,11 @@ A URL never points at the stored master itself but at a *grant*: a copy made whe
 (``master_access: none``, expiry, deleting the asset) deletes the grant, so every link handed out stops
 working at once, presigned S3 URLs included, while the master stays for the asset's own use.
 
+The ``master`` object follows ``MASTER_TRANSITIONS`` (catalog/models.py): none -> preparing -> ready (a URL)
+or errored, ready -> preparing (asked for again: a fresh URL), anything -> none (withdrawn). Each change is
+written by ``AssetStore.write``, a compare-and-set on the master's status, so a withdrawal racing a publish
+has one winner and an event is recorded once.
+
 The zset ``<p>:masters:expiry`` (``Keys.master_expiry``) holds asset id -> when its master URL expires.
 """
 
@@ -20,12 +25,14 @@ import hmac
 import re
 import secrets
 import time
-from typing import Any
+from dataclasses import replace
 
 from redis.asyncio import Redis
 
-from gateway.catalog.assets import RENDITION_FILES, AssetStore, public
+from gateway.catalog.assets import RENDITION_FILES, AssetStore
 from gateway.catalog.events import EventLog
+from gateway.catalog.models import Asset, AssetStatus, Master, MasterAccessSetting, MasterStatus
+from gateway.catalog.wire import mux_asset
 from gateway.settings import Settings
 from gateway.state.keys import Keys
 from gateway.storage.base import Storage
@@ -86,6 +93,8 @@ class DownloadLinks:
 class MasterAccess:
     """Turns ``master_access`` on and off and keeps the ``master`` object honest."""
 
+    WITHDRAW_ATTEMPTS = 8   # a withdrawal that keeps losing races to publications gives up after this many
+
     def __init__(self, redis: Redis, keys: Keys, assets: AssetStore, events: EventLog,
                  links: DownloadLinks) -> None:
         self.redis = redis
@@ -97,55 +106,72 @@ class MasterAccess:
     async def _emit(self, event_type: str, asset_id: str) -> None:
         asset = await self.assets.get(asset_id)
         if asset is not None:
-            await self.events.record(event_type, "asset", asset_id, public(asset), once=False)
+            await self.events.record(event_type, "asset", asset_id, mux_asset(asset), once=False)
 
-    async def request(self, asset: dict[str, Any]) -> None:
-        """``master_access: temporary``: a URL now if the master exists, else ``preparing``."""
-        asset_id = asset["id"]
-        await self.assets.update(asset_id, {"master_access": "temporary"})
-        if asset["status"] == "ready" and asset.get("_master"):
-            await self.assets.update(asset_id, {"master": {"status": "preparing"}})
-            await self._emit("video.asset.master.preparing", asset_id)
-            await self.publish(asset_id)
-        elif asset["status"] == "errored":
-            await self.fail(asset_id)
-        elif (asset.get("master") or {}).get("status") != "preparing":
-            await self.assets.update(asset_id, {"master": {"status": "preparing"}})
-            await self._emit("video.asset.master.preparing", asset_id)
+    async def _move(self, asset: Asset, master: Master | None, event_type: str) -> Asset | None:
+        """The master becomes ``master`` (recorded as ``event_type``) unless a racing change came first."""
+        written = await self.assets.write(asset, replace(asset, master=master))
+        if written is not None:
+            await self._emit(event_type, asset.id)
+        return written
+
+    async def request(self, asset: Asset) -> None:
+        """``master_access: temporary``: a URL now if the master file exists, else ``preparing``."""
+        if asset.master_access != "temporary":
+            asset = await self.assets.write(asset, replace(asset, master_access="temporary")) or asset
+        if asset.status is AssetStatus.ERRORED:
+            await self.fail(asset.id)
+            return
+        if asset.master is None or asset.master.status is not MasterStatus.PREPARING:
+            # the grant handed out before (if any) keeps working until a fresh one replaces it
+            kept = asset.master or Master(MasterStatus.PREPARING)
+            await self._move(asset, replace(kept, status=MasterStatus.PREPARING, url=None),
+                             "video.asset.master.preparing")
+        if asset.status is AssetStatus.READY and asset.master_file:
+            await self.publish(asset.id)
 
     async def publish(self, asset_id: str) -> None:
-        """The master file is stored: hand out a fresh URL to a fresh grant (called by the worker and by
-        ``request``); the previous grant, if any, is deleted."""
+        """The master file is stored and a URL was asked for (the master is ``preparing``): hand out a
+        fresh URL to a fresh grant (called by the worker and by ``request``); the previous grant, if any,
+        is deleted. A master withdrawn or published meanwhile is left as it is."""
+        asset = await self.assets.get(asset_id)
+        if asset is None or asset.master is None or asset.master.status is not MasterStatus.PREPARING:
+            return
         grant = f"master.{secrets.token_urlsafe(24)}.mp4"
         storage = self.links.storage
         await storage.copy_object(object_name(asset_id, MASTER), object_name(asset_id, grant))
-        previous = (await self.assets.get(asset_id) or {}).get("_master_grant")
         url, expires = await self.links.url(asset_id, grant)
-        await self.assets.update(asset_id, {"master": {"status": "ready", "url": url}, "_master_expires": expires,
-                                            "_master_grant": grant})
+        ready = Master(MasterStatus.READY, url=url, grant=grant, expires=expires)
+        if await self.assets.write(asset, replace(asset, master=ready)) is None:
+            await storage.delete_object(object_name(asset_id, grant))   # nobody will ever name it
+            return
         await self.redis.zadd(self.expiry, {asset_id: expires})
-        if previous and previous != grant:
-            await storage.delete_object(object_name(asset_id, previous))
+        if asset.master.grant and asset.master.grant != grant:
+            await storage.delete_object(object_name(asset_id, asset.master.grant))
         await self._emit("video.asset.master.ready", asset_id)
 
     async def fail(self, asset_id: str) -> None:
-        await self.assets.update(asset_id, {"master": {"status": "errored"}})
-        await self._emit("video.asset.master.errored", asset_id)
-
-    async def withdraw(self, asset_id: str, *, master_access: str | None = "none") -> None:
-        """``master_access: none``, or the URL expired: the ``master`` object disappears."""
+        """The asset errored: so does a master asked for (once)."""
         asset = await self.assets.get(asset_id)
-        if asset is None:
-            return
-        if master_access is not None:
-            await self.assets.update(asset_id, {"master_access": master_access})
-        await self.redis.zrem(self.expiry, asset_id)
-        if grant := asset.get("_master_grant"):   # every link handed out dies with its grant
-            await self.links.storage.delete_object(object_name(asset_id, grant))
-        if "master" in asset or grant:
-            await self.assets.records.remove_fields(asset_id, "master", "_master_expires", "_master_grant")
-        if "master" in asset:
-            await self._emit("video.asset.master.deleted", asset_id)
+        if asset is not None and (asset.master is None or asset.master.status is not MasterStatus.ERRORED):
+            await self._move(asset, Master(MasterStatus.ERRORED), "video.asset.master.errored")
+
+    async def withdraw(self, asset_id: str, *, master_access: MasterAccessSetting | None = "none") -> None:
+        """``master_access: none``, or the URL expired: the ``master`` object disappears."""
+        for _ in range(self.WITHDRAW_ATTEMPTS):
+            asset = await self.assets.get(asset_id)
+            if asset is None:
+                return
+            if master_access is not None and asset.master_access != master_access:
+                asset = await self.assets.write(asset, replace(asset, master_access=master_access)) or asset
+            if asset.master is None:
+                await self.redis.zrem(self.expiry, asset_id)
+                return
+            if asset.master.grant:   # every link handed out dies with its grant
+                await self.links.storage.delete_object(object_name(asset_id, asset.master.grant))
+            if await self._move(asset, None, "video.asset.master.deleted") is not None:
+                await self.redis.zrem(self.expiry, asset_id)
+                return
 
     async def expire(self, now: float | None = None) -> int:
         """Withdraw every master URL past its expiry (run by the gateway's sweeper)."""
@@ -154,10 +180,9 @@ class MasterAccess:
             await self.withdraw(raw.decode(), master_access=None)
         return len(due)
 
-    async def check(self, asset: dict[str, Any]) -> dict[str, Any]:
+    async def check(self, asset: Asset) -> Asset:
         """An asset as the API shows it: an expired master URL is withdrawn before anyone sees it."""
-        expires = asset.get("_master_expires")
-        if expires is not None and expires < time.time():
-            await self.withdraw(asset["id"], master_access=None)
-            return await self.assets.get(asset["id"]) or asset
+        if asset.master is not None and asset.master.expires is not None and asset.master.expires < time.time():
+            await self.withdraw(asset.id, master_access=None)
+            return await self.assets.get(asset.id) or asset
         return asset

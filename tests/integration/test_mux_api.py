@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.app import ASSETS, EVENTS, JOBS, SERVICE, UPLOADS
+from gateway.catalog.models import AssetStatus, Progress, ProgressState, UploadStatus
 from tests.conftest import AUTH, TOKEN_ID, TOKEN_SECRET, TUS
 
 Client = TestClient[Any, Any]
@@ -58,6 +61,8 @@ async def test_create_returns_the_mux_upload_shape(client: Client) -> None:
     ({"cors_origin": 5}, "cors_origin"),
     ({"colour": "red"}, "colour: unknown field"),
     ({"new_asset_settings": {"playback_policies": ["everyone"]}}, "playback_policies"),
+    ({"new_asset_settings": {"playback_policy": "everyone"}}, "playback_policy"),
+    ({"new_asset_settings": {"playback_policies": 5}}, "playback_policies"),
     ({"new_asset_settings": {"passthrough": "x" * 256}}, "passthrough"),
     ({"new_asset_settings": {"max_resolution_tier": "4k"}}, "max_resolution_tier"),
     ({"new_asset_settings": {"input": [{"url": "https://example.com/a.mp4"}], "bogus": 1}}, "bogus"),
@@ -225,17 +230,17 @@ async def test_timed_out_upload_refuses_bytes(client: Client) -> None:
     assert resp.status == 308
     # jump past the deadline: what the clock would do in 60 s
     uploads, service = client.app[UPLOADS], client.app[SERVICE]
-    record = await uploads.records.get(upload["id"])
+    record = await uploads.store.get(upload["id"])
     assert record is not None
     past = time.time() - 1
-    await uploads.records.update(upload["id"], {"_deadline": past})
-    await service.state.touch_expiry(record["_upload"], past)
+    assert await uploads.store.write(record, replace(record, deadline=past)) is not None
+    await service.state.touch_expiry(record.storage_upload, past)
     resp = await client.put(upload["url"], data=b"b" * 256 * KiB,
                             headers={"Content-Range": f"bytes {256 * KiB}-{512 * KiB - 1}/{1024 * KiB}"})
     assert resp.status == 410
     assert (await get_upload(client, upload["id"]))["status"] == "timed_out"
     await service.sweep(now=time.time() + 1)
-    assert await service.state.get(record["_upload"]) is None   # data removed by the sweeper
+    assert await service.state.get(record.storage_upload) is None   # data removed by the sweeper
     assert (await get_upload(client, upload["id"]))["status"] == "timed_out"
 
 
@@ -290,15 +295,15 @@ async def test_interrupted_completion_is_finished_by_reconcile(client: Client) -
     uploads = client.app[UPLOADS]
     upload = await create(client, cors_origin="*")
     assert (await client.put(upload["url"], data=b"data")).status == 200
-    record = await uploads.records.get(upload["id"])
-    assert record is not None
+    record = await uploads.store.get(upload["id"])
+    assert record is not None and record.status is UploadStatus.ASSET_CREATED
     # a gateway died after flipping the status but before creating the asset
-    await client.app[ASSETS].delete(record["asset_id"])
+    await client.app[ASSETS].delete(record.asset_id)
     await uploads.redis.sadd(uploads.completing, upload["id"])
     await uploads.reconcile()
     await uploads.reconcile()
-    asset = await client.app[ASSETS].get(record["asset_id"])
-    assert asset is not None and asset["status"] == "preparing"
+    asset = await client.app[ASSETS].get(record.asset_id)
+    assert asset is not None and asset.status is AssetStatus.PREPARING
     assert (await event_types(client)).count("video.asset.created") == 1
     assert not await uploads.redis.smembers(uploads.completing)
 
@@ -378,3 +383,72 @@ async def test_update_asset_passthrough_and_meta(client: Client) -> None:
         assert resp.status == 400, bad
     assert (await event_types(client, asset_id)).count("video.asset.updated") == 2
     assert (await client.patch("/video/v1/assets/nope", json={}, headers=AUTH)).status == 404
+
+
+@pytest.mark.parametrize("key", ["playback_policy", "playback_policies"])
+async def test_a_playback_policy_may_be_one_string(client: Client, key: str) -> None:
+    """Mux's Node example sends ``new_asset_settings: {playback_policy: 'public'}``."""
+    upload = await create(client, cors_origin="*", new_asset_settings={key: "public"})
+    assert upload["new_asset_settings"] == {key: ["public"]}
+    assert (await client.put(upload["url"], data=b"v")).status == 200
+    asset_id = (await get_upload(client, upload["id"]))["asset_id"]
+    asset = (await (await client.get(f"/video/v1/assets/{asset_id}", headers=AUTH)).json())["data"]
+    assert [p["policy"] for p in asset["playback_ids"]] == ["public"]
+    both = await create(client, new_asset_settings={key: ["public", "signed"]})
+    assert both["new_asset_settings"] == {key: ["public", "signed"]}
+
+
+async def test_livepeer_updated_at_moves_with_the_phase_and_progress(client: Client) -> None:
+    resp = await client.post("/api/asset/request-upload", json={"name": "clip.mp4"}, headers=AUTH)
+    body = await resp.json()
+    asset_id = body["asset"]["id"]
+
+    async def status() -> dict[str, Any]:
+        resp = await client.get(f"/api/asset/{asset_id}", headers=AUTH)
+        return dict((await resp.json())["status"])
+
+    waiting = await status()
+    assert waiting["phase"] == "waiting" and waiting["updatedAt"] == body["asset"]["status"]["updatedAt"]
+    await asyncio.sleep(0.01)
+    assert (await client.put(body["url"], data=b"movie")).status == 200
+    processing = await status()
+    assert processing["phase"] == "processing" and processing["updatedAt"] > waiting["updatedAt"]
+    assert await status() == processing   # nothing changed: nor does updatedAt
+    await asyncio.sleep(0.01)
+    assets = client.app[ASSETS]
+    asset = await assets.get(asset_id)
+    assert asset is not None
+    await assets.write(asset, replace(asset, progress=Progress(ProgressState.TRANSCODING, 40)))
+    moving = await status()
+    assert moving["progress"] == 0.4 and moving["updatedAt"] > processing["updatedAt"]
+
+
+TITLE = "Holiday in Lisbon \u00e9t\u00e9.mov"   # not ASCII: the metadata is base64 of UTF-8
+FILENAME = "filename " + base64.b64encode(TITLE.encode()).decode()
+
+
+async def test_the_uploaded_file_name_titles_the_asset(client: Client) -> None:
+    """Assets from tus uploads carry the ``filename`` a tus client sends, unless a title was given."""
+    resp = await client.post("/files/", data=b"hello", headers={
+        **TUS, **AUTH, "Upload-Length": "5", "Upload-Metadata": FILENAME,
+        "Content-Type": "application/offset+octet-stream"})
+    assert resp.status == 201
+    uploads = (await (await client.get("/video/v1/uploads", headers=AUTH)).json())["data"]
+    asset_id = uploads[0]["asset_id"]
+    asset = (await (await client.get(f"/video/v1/assets/{asset_id}", headers=AUTH)).json())["data"]
+    assert asset["meta"] == {"title": TITLE}
+    for settings, meta in (({"meta": {"title": "Given"}}, {"title": "Given"}),
+                           ({"meta": {"creator_id": "c"}}, {"creator_id": "c", "title": TITLE})):
+        upload = await create(client, cors_origin="*", new_asset_settings=settings)
+        resp = await client.post(upload["tus_endpoint"], data=b"abc", headers={
+            **TUS, "Upload-Length": "3", "Upload-Metadata": FILENAME,
+            "Content-Type": "application/offset+octet-stream"})
+        assert resp.status == 201
+        asset_id = (await get_upload(client, upload["id"]))["asset_id"]
+        asset = (await (await client.get(f"/video/v1/assets/{asset_id}", headers=AUTH)).json())["data"]
+        assert asset["meta"] == meta
+    upload = await create(client, cors_origin="*")   # a plain PUT names no file: no title
+    assert (await client.put(upload["url"], data=b"v")).status == 200
+    asset_id = (await get_upload(client, upload["id"]))["asset_id"]
+    asset = (await (await client.get(f"/video/v1/assets/{asset_id}", headers=AUTH)).json())["data"]
+    assert "meta" not in asset

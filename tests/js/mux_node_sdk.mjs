@@ -3,6 +3,7 @@
 //   lifecycle: corsOrigin, count  create `count` uploads, retrieve, auto-paginate list({limit: 2}),
 //                                 cancel one twice, retrieve an unknown id
 //   read:      uploadId           retrieve the upload and, once it has one, its asset
+//   example:                      create an upload as Mux's Node example does (one policy, a string)
 // Prints one JSON line: what the SDK returned (or the status, class and body of what it threw).
 import Mux from "@mux/mux-node";
 
@@ -55,7 +56,12 @@ async function read() {
   return { upload, asset };
 }
 
-const scenarios = { lifecycle, read };
+async function example() {
+  return await attempt(() => mux.video.uploads.create({
+    cors_origin: "*", new_asset_settings: { playback_policy: "public" } }));
+}
+
+const scenarios = { lifecycle, read, example };
 try {
   console.log(JSON.stringify(await scenarios[opts.scenario]()));
 } catch (err) {

@@ -1,6 +1,7 @@
 """The official ``@mux/mux-node`` SDK (npm) pointed at a real ``python -m gateway`` through its
-``baseURL``: create, retrieve, auto-paginated list, cancel (twice), and reading an upload and its asset
-after curl uploaded the file. The SDK runs under Node (tests/js/mux_node_sdk.mjs)."""
+``baseURL``: create, retrieve, auto-paginated list, cancel (twice), reading an upload and its asset
+after curl uploaded the file, and Mux's own example (``playback_policy: 'public'``). The SDK runs under
+Node (tests/js/mux_node_sdk.mjs)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,11 @@ def test_reads_an_upload_that_curl_completed_and_its_asset(gateway_factory: Any,
     assert asset["passthrough"] == "curl-upload" and asset["meta"]["title"] == "from curl", asset
     assert [p["policy"] for p in asset["playback_ids"]] == ["public"], asset
     assert isinstance(asset["created_at"], str), asset
+
+
+def test_mux_node_example_with_one_playback_policy(gateway_factory: Any) -> None:
+    """Mux's Node example sends ``new_asset_settings: {playback_policy: 'public'}``: a string, not a list."""
+    out = mux_node(gateway_factory().url, scenario="example")
+    assert out["ok"], out
+    assert out["value"]["status"] == "waiting" and out["value"]["new_asset_settings"] == {
+        "playback_policy": ["public"]}, out

@@ -91,7 +91,7 @@ function errors(asset) {
 
 function renderAsset(asset, highlighted) {
   const status = String(asset.status ?? "unknown");
-  const title = asset.passthrough ? String(asset.passthrough) : "Untitled";
+  const title = String(asset.meta?.title || asset.passthrough || "Untitled");
   return el("li", { class: highlighted ? "asset new" : "asset", "data-asset-id": String(asset.id),
                     "data-status": status, "aria-label": `${title}, ${status}` },
     el("div", { class: "asset-head" },
