@@ -55,7 +55,8 @@ class Authenticator:
                     return known
         elif scheme.lower() == "bearer":
             for known in self.tokens:
-                if hmac.compare_digest(value.encode(), known.secret):
+                # a header's bytes as sent (aiohttp keeps undecodable ones as surrogates)
+                if hmac.compare_digest(value.encode("utf-8", "surrogateescape"), known.secret):
                     return known
         raise Unauthorized("a valid API token is required (HTTP Basic id:secret or Bearer secret)",
                            headers=CHALLENGE)

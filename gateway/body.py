@@ -37,7 +37,8 @@ async def expect_handler(request: web.Request) -> None:
     first read of the body (aiohttp's default sends it before the handler can refuse the request)."""
     expect = request.headers.get("Expect", "").strip().lower()
     if expect != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"unsupported Expect: {expect[:40]}")
+        shown = expect[:40].encode("ascii", "replace").decode("ascii")   # never echo raw bytes back
+        raise web.HTTPExpectationFailed(text=f"unsupported Expect: {shown}")
     if request.version == HttpVersion11:
         request[DEFERRED_CONTINUE] = True
 

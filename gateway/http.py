@@ -20,7 +20,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from gateway.body import settle
-from gateway.errors import ClientGone, GatewayError, StateUnavailable, StorageUnavailable
+from gateway.errors import BadRequest, ClientGone, GatewayError, StateUnavailable, StorageUnavailable
 from gateway.state.errors import unavailable
 
 log = logging.getLogger("gateway.http")
@@ -62,6 +62,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     upload_id_var.set(request.match_info.get("upload_id", ""))
     started = time.perf_counter()
     try:
+        check_content_type(request.headers.get("Content-Type", ""))
         response = await handler(request)
     except GatewayError as exc:
         if isinstance(exc, StorageUnavailable | StateUnavailable):
@@ -87,6 +88,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     log.info("request", extra={"method": request.method, "path": request.path, "status": response.status,
                                "ms": round((time.perf_counter() - started) * 1000, 1)})
     return response
+
+
+def check_content_type(value: str) -> None:
+    """Refuse a Content-Type no client sends before anything parses it: the stdlib parser behind
+    ``request.content_type`` recurses into nested comments until RecursionError."""
+    if len(value) > 512 or value.count("(") > 8:
+        raise BadRequest("the Content-Type header is malformed")
 
 
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:

@@ -178,7 +178,9 @@ class UploadService:
                 await self.state.update(upload.id, {"length": str(length)}, only_if=("length", ""))
                 upload = upload.with_(length=length)
             limit = rules.append_limit(upload, offset, content_length, room)
-            if upload.complete:
+            if upload.complete:   # nothing may be added; a body of unknown length must prove empty
+                if content_length is None and body is not None:
+                    await self._refuse_more(upload, body, lease)
                 return upload
             journal = (DeferredJournal if checksum else RedisJournal)(self.state, upload_id, lease.token)
             source = BodySource(body, limit=limit, lease=lease, hasher=checksum.hasher if checksum else None,
@@ -206,6 +208,14 @@ class UploadService:
                 error.expires_at = upload.expires_at
                 raise error
             return upload
+
+    async def _refuse_more(self, upload: Upload, body: AsyncIterable[bytes], lease: Lease) -> None:
+        source = BodySource(body, limit=0, lease=lease, idle_timeout=self.settings.idle_timeout)
+        async for _ in source:
+            pass
+        if source.error is not None:
+            source.error.offset = upload.offset
+            raise source.error
 
     async def _room_in_finals(self, upload: Upload) -> int:
         """How many more bytes a deferred upload may take (by max_size, and by every final upload that

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from gateway.errors import InvalidHeader
 
-_RANGE = re.compile(r"bytes (?:(\d{1,19})-(\d{1,19})|\*)/(\d{1,19}|\*)")
+_RANGE = re.compile(r"bytes (?:([0-9]{1,19})-([0-9]{1,19})|\*)/([0-9]{1,19}|\*)")
 
 
 @dataclass(frozen=True)

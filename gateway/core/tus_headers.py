@@ -102,9 +102,11 @@ def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
     Raises BadRequest (mapped to 416 by the caller) when it cannot be satisfied."""
     if value is None:
         return None
-    match = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", value)
+    match = re.fullmatch(r"\s*bytes=([0-9]{0,19})-([0-9]{0,19})\s*", value)
     if not match or (not match.group(1) and not match.group(2)):
-        return None  # multiple or unknown ranges: RFC 9110 lets us send the whole representation
+        return None  # multiple, unknown or absurd ranges: RFC 9110 lets us send the whole representation
+    if size == 0:
+        raise BadRequest("an empty representation has no ranges")
     first, last = match.group(1), match.group(2)
     if not first:
         length = int(last)

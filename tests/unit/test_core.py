@@ -62,6 +62,10 @@ def test_parse_range() -> None:
     for bad in ("bytes=10-", "bytes=-0", "bytes=5-4"):
         with pytest.raises(BadRequest):
             parse_range(bad, 10)
+    with pytest.raises(BadRequest):                          # an empty file has no ranges at all
+        parse_range("bytes=-5", 0)
+    assert parse_range("bytes=" + "1" * 5000 + "-", 10) is None   # absurd numbers: the whole file
+    assert parse_range("bytes=\u0660-\u0664", 10) is None         # only ASCII digits are digits
 
 
 def test_part_size_fits_10000_parts() -> None:
