@@ -2,7 +2,8 @@
 ``python -m gateway upload FILE``. A client package of its own: it never imports redis, minio or saq.
 
 Modules: ``options`` (arguments), ``api`` (the Mux-style JSON API), ``http`` (requests and retries),
-``state`` (resume records), ``transfer`` (tuspy, resuming from the server's offset), ``progress`` and
+``state`` (resume records), ``transfer`` (tuspy, resuming from the server's offset), ``ietf`` (the same
+with the IETF Resumable Uploads draft, ``--protocol ietf``), ``progress`` and
 ``console`` (stderr), ``wait`` (following the upload to its asset), ``summary`` (the final text),
 ``upload`` (the command itself) and ``errors`` (exit codes).
 """

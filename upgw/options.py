@@ -1,4 +1,5 @@
-"""Command-line options of ``upload`` (defaults from ``UPGW_URL`` / ``UPGW_TOKEN``), as one frozen value."""
+"""Command-line options of ``upload`` (defaults from ``UPGW_URL`` / ``UPGW_TOKEN`` / ``UPGW_PROTOCOL``), as one
+frozen value."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 DEFAULT_STATE_DIR = Path("~/.cache/upgw")
 TIERS = ("1080p", "1440p", "2160p")
+PROTOCOLS = ("tus", "ietf")
 
 EPILOG = """\
 exit codes: 0 asset ready (or upload finished with --no-wait), 1 asset (or upload) errored,
@@ -26,6 +28,7 @@ class UploadOptions:
     url: str
     token: str
     chunk_size: int
+    protocol: str
     passthrough: str | None
     master_access: bool
     max_resolution_tier: str | None
@@ -63,6 +66,13 @@ def _duration(value: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _protocol(value: str) -> str:
+    # a type, not choices: argparse checks choices on the command line only, not a default from $UPGW_PROTOCOL
+    if value not in PROTOCOLS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(PROTOCOLS)}")
+    return value
+
+
 def _count(value: str) -> int:
     if not value.isdigit():
         raise argparse.ArgumentTypeError(f"not a count: {value!r}")
@@ -73,7 +83,8 @@ def add_upload_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
                       environ: Mapping[str, str]) -> None:
     parser = commands.add_parser(
         "upload", help="upload a file as a direct upload and wait for its asset",
-        description="Create a direct upload, send FILE with tus, wait for the asset and summarise it.\n"
+        description="Create a direct upload, send FILE with tus (or the IETF Resumable Uploads draft),\n"
+                    "wait for the asset and summarise it.\n"
                     "Resumable: after Ctrl-C or a lost connection, run the same command again.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", type=Path, metavar="FILE")
@@ -83,6 +94,10 @@ def add_upload_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
                         help="API token (default: $UPGW_TOKEN)")
     parser.add_argument("--chunk-size", type=_size, default=DEFAULT_CHUNK_SIZE, metavar="SIZE",
                         help="bytes per PATCH, e.g. 8MiB (default)")
+    parser.add_argument("--protocol", type=_protocol, default=environ.get("UPGW_PROTOCOL", "tus"),
+                        metavar="{tus,ietf}",
+                        help="tus 1.0 to the upload's tus_endpoint, or ietf: the IETF Resumable Uploads "
+                             "draft (interop version 6) to its url (default: $UPGW_PROTOCOL or tus)")
     parser.add_argument("--passthrough", default=None, help="stored on the asset as passthrough")
     parser.add_argument("--master-access", action="store_true",
                         help='ask for a temporary master download URL ("master_access": "temporary")')
@@ -102,6 +117,6 @@ def add_upload_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 def upload_options(args: argparse.Namespace) -> UploadOptions:
     return UploadOptions(
         file=args.file, url=args.url.rstrip("/"), token=args.token, chunk_size=args.chunk_size,
-        passthrough=args.passthrough, master_access=args.master_access,
+        protocol=args.protocol, passthrough=args.passthrough, master_access=args.master_access,
         max_resolution_tier=args.max_resolution_tier, wait=args.wait, timeout=args.timeout, json=args.json,
         state_dir=args.state_dir.expanduser(), retries=args.retries)

@@ -15,6 +15,7 @@ from upgw.api import Api, Credentials
 from upgw.console import Console
 from upgw.errors import EXIT_ERRORED, EXIT_READY, CliError, HttpError, UploadErrored, UploadUnavailable
 from upgw.http import Backoff
+from upgw.ietf import IetfTransfer
 from upgw.options import UploadOptions
 from upgw.state import FileIdentity, ResumeRecord, StateStore
 from upgw.summary import describe
@@ -30,7 +31,7 @@ class UploadCommand:
         self.rerun = rerun          # the command line to run again to resume
         self.phase = "start"
         self.record: ResumeRecord | None = None
-        self.transfer: Transfer | None = None
+        self.transfer: Transfer | IetfTransfer | None = None
         self.waiter: AssetWaiter | None = None
         self.store = StateStore(options.state_dir)
 
@@ -76,8 +77,9 @@ class UploadCommand:
     def _send(self, record: ResumeRecord, *, resume: bool) -> ResumeRecord:
         self.record = record
         self.phase = "upload"
-        self.transfer = Transfer(self.options.file, record, chunk_size=self.options.chunk_size,
-                                 backoff=Backoff(retries=self.options.retries), console=self.console)
+        sender = IetfTransfer if self.options.protocol == "ietf" else Transfer
+        self.transfer = sender(self.options.file, record, chunk_size=self.options.chunk_size,
+                               backoff=Backoff(retries=self.options.retries), console=self.console)
         started = time.monotonic()
         self.transfer.run(resume=resume)
         self.console.say(f"upload {record.upload_id} complete ({record.identity.length} bytes; this run took "

@@ -16,6 +16,7 @@ import pytest
 
 from tests.cli.proxy import ThrottledProxy
 from tests.conftest import ROOT, TOKEN_ID, TOKEN_SECRET, TUS
+from tests.e2e.test_worker import clip
 
 MIB = 1024 * 1024
 
@@ -81,3 +82,12 @@ def proxy() -> Iterator[ThrottledProxy]:
     proxy = ThrottledProxy()
     yield proxy
     proxy.close()
+
+
+@pytest.fixture(scope="session")
+def two_second_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return clip(tmp_path_factory.mktemp("clips") / "two.mp4",
+                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "50",
+                "-c:a", "aac", "-ac", "2", "-shortest")

@@ -1,6 +1,8 @@
 """A TCP proxy in front of the gateway for the CLI tests: it slows the client-to-gateway direction to a set
-rate (so a test can interrupt an upload half-way), counts the bytes it forwarded to the gateway, and can
-drop every open connection at once (a lost network, as the client sees it)."""
+rate (so a test can interrupt an upload half-way), counts the bytes it forwarded to the gateway, keeps the
+head (method, path, header fields) of the first request on each connection (the uploader's urllib sends
+``Connection: close``, so that is every request it makes), and can drop every open connection at once (a
+lost network, as the client sees it)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,27 @@ import socket
 import threading
 import time
 from contextlib import suppress
+from dataclasses import dataclass
 
 CHUNK = 64 * 1024
+MAX_HEAD = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    method: str
+    path: str
+    headers: dict[str, str]   # names lower-cased
+
+    @classmethod
+    def parse(cls, head: bytes) -> SeenRequest:
+        line, *fields = head.decode("latin-1").split("\r\n")
+        method, path, _ = line.split(" ", 2)
+        headers = {}
+        for field in fields:
+            name, _, value = field.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return cls(method, path, headers)
 
 
 class ThrottledProxy:
@@ -17,6 +38,7 @@ class ThrottledProxy:
         self.rate = rate                  # bytes per second towards the gateway; None = as fast as it goes
         self.target_port = 0
         self.forwarded = 0                # bytes handed to the gateway
+        self.requests: list[SeenRequest] = []
         self.lock = threading.Lock()
         self.sockets: set[socket.socket] = set()
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -45,8 +67,17 @@ class ThrottledProxy:
         self._pump(client, upstream, True)
 
     def _pump(self, source: socket.socket, sink: socket.socket, towards_gateway: bool) -> None:
+        head: bytes | None = b"" if towards_gateway else None
         try:
             while data := source.recv(CHUNK):
+                if head is not None:
+                    head += data
+                    if b"\r\n\r\n" in head:
+                        with self.lock:
+                            self.requests.append(SeenRequest.parse(head.split(b"\r\n\r\n", 1)[0]))
+                        head = None
+                    elif len(head) > MAX_HEAD:
+                        head = None
                 rate = self.rate
                 if towards_gateway and rate:
                     time.sleep(len(data) / rate)
@@ -75,8 +106,10 @@ class ThrottledProxy:
         return len(open_sockets)
 
     def reset_count(self) -> None:
+        """Start counting forwarded bytes, and keeping request heads, afresh."""
         with self.lock:
             self.forwarded = 0
+            self.requests = []
 
     def close(self) -> None:
         self.closed = True

@@ -1,9 +1,12 @@
-"""The uploader's pieces without a gateway: options, tokens, resume records, the progress line, the summary."""
+"""The uploader's pieces without a gateway: options, tokens, resume records, the progress line, the summary,
+and its HTTP helper against a bare socket server (interim answers skipped, a streamed body)."""
 
 from __future__ import annotations
 
 import io
 import os
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,8 @@ import pytest
 from upgw import build_parser, main, shown_command
 from upgw.api import Credentials
 from upgw.errors import CliError
+from upgw.http import send
+from upgw.ietf import FileSlice
 from upgw.options import upload_options
 from upgw.progress import Progress, format_eta, render
 from upgw.state import FileIdentity, StateStore
@@ -27,6 +32,22 @@ def test_options_defaults_come_from_the_environment() -> None:
     assert options.chunk_size == MIB and options.timeout == 120.0 and options.wait
     assert options.new_asset_settings() == {"playback_policies": ["public"], "passthrough": "p",
                                             "master_access": "temporary"}
+
+
+def test_protocol_option_and_its_environment_default(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    def protocol(environ: dict[str, str], *args: str) -> str:
+        return upload_options(build_parser("upgw", environ).parse_args(["upload", "f.mp4", *args])).protocol
+
+    assert protocol({}) == "tus"
+    assert protocol({}, "--protocol", "ietf") == "ietf"
+    assert protocol({"UPGW_PROTOCOL": "ietf"}) == "ietf"
+    assert protocol({"UPGW_PROTOCOL": "ietf"}, "--protocol", "tus") == "tus"
+    assert main(["upload", "f.mp4", "--protocol", "http2"], prog="upgw") == 2
+    monkeypatch.setenv("UPGW_PROTOCOL", "IETF")   # a default from the environment is checked too
+    assert main(["upload", "f.mp4"], prog="upgw") == 2
+    err = capsys.readouterr().err
+    assert "argument --protocol: 'http2' is not one of tus, ietf" in err and "'IETF' is not one of" in err
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,3 +106,40 @@ def test_summary_names_what_matters() -> None:
     assert text.splitlines()[0].split() == ["asset", "a1"]
     for part in ("ready", "2.03 s", "720p", "video 640x360 30 fps; audio 2 ch", "video_codec: hevc", "http://m"):
         assert part in text
+
+
+def test_send_skips_interim_answers_and_streams_a_file_slice(tmp_path: Path) -> None:
+    """The draft's 104 Upload Resumption Supported (and a 103) come before the final answer; http.client
+    alone skips only 100 and would return the 104. The body is the slice of the file, read as it is sent."""
+    received: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, body = data.split(b"\r\n\r\n", 1)
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            conn.sendall(b"HTTP/1.1 104 Upload Resumption Supported\r\nLocation: /interim\r\n"
+                         b"Upload-Draft-Interop-Version: 6\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n")
+            while len(body) < length:
+                body += conn.recv(65536)
+            received.extend([head, body])
+            conn.sendall(b"HTTP/1.1 201 Created\r\nLocation: /final\r\nUpload-Offset: 0\r\n"
+                         b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    file = tmp_path / "f.bin"
+    data = os.urandom(300_000)
+    file.write_bytes(data)
+    with file.open("rb") as stream, listener:
+        stream.seek(1000)
+        response = send("POST", f"http://127.0.0.1:{listener.getsockname()[1]}/files/x",
+                        headers={"Content-Length": "200000"}, body=FileSlice(stream, 200_000), timeout=10)
+        server.join(10)
+    assert (response.status, response.headers["location"], response.body) == (201, "/final", b"ok")
+    assert received[1] == data[1000:201_000] and b"Transfer-Encoding" not in received[0]

@@ -21,19 +21,10 @@ import pytest
 from tests.cli.conftest import MIB, cli_env, head_offset, offset_reaches, run_cli, start_cli, state_record, wait_for
 from tests.cli.proxy import ThrottledProxy
 from tests.conftest import AUTH
-from tests.e2e.test_worker import api, clip
+from tests.e2e.test_worker import api
 from upgw.state import FileIdentity, StateStore
 
 pytestmark = pytest.mark.parametrize("backend", ["filesystem"], indirect=True)
-
-
-@pytest.fixture(scope="module")
-def two_second_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return clip(tmp_path_factory.mktemp("clips") / "two.mp4",
-                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
-                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "50",
-                "-c:a", "aac", "-ac", "2", "-shortest")
 
 
 def test_clip_becomes_a_ready_asset_with_summary_and_json(

@@ -35,7 +35,11 @@ page.on("request", (req) => {
   if (!req.url().includes("/files/")) return;
   const h = req.headers();
   events.requests.push({ method: req.method(), url: req.url(), offset: h["upload-offset"] ?? null,
-                         contentRange: h["content-range"] ?? null, at: Date.now() });
+                         contentRange: h["content-range"] ?? null, at: Date.now(),
+                         // which protocol: tus 1.0 or the IETF draft (its interop version)
+                         tusResumable: h["tus-resumable"] ?? null, interop: h["upload-draft-interop-version"] ?? null,
+                         complete: h["upload-complete"] ?? null, length: h["upload-length"] ?? null,
+                         contentType: h["content-type"] ?? null });
 });
 
 let cdp = null;

@@ -1,6 +1,7 @@
 """The uploader page in headless Chromium against a real gateway and worker: sign in, upload with
-tus-js-client and with UpChunk, watch the asset turn ready in the list without a reload, pause and
-resume, and resume a tus upload after the page was reloaded mid-upload."""
+tus-js-client, with UpChunk and with tus-js-client speaking the IETF draft (interop version 6), watch the
+asset turn ready in the list without a reload, pause and resume, and resume a tus or IETF upload after
+the page was reloaded mid-upload."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +90,17 @@ def page_problems(page: Session) -> list[str]:
 def assert_no_problems(page: Session) -> None:
     problems = page_problems(page)
     assert not problems, "\n".join(problems)
+
+
+def assert_ietf_requests(requests: list[dict[str, Any]], upload_url: str) -> None:
+    """Every request went to the direct upload's url in the IETF draft's interop version 6, none in tus;
+    appends are application/partial-upload, ?1 on the one that ends the upload."""
+    assert requests, "no upload requests"
+    for r in requests:
+        assert r["url"] == upload_url and r["interop"] == "6" and r["tusResumable"] is None, r
+        if r["method"] == "PATCH":
+            assert r["contentType"] == "application/partial-upload" and r["complete"] in ("?0", "?1"), r
+    assert requests[-1]["method"] == "PATCH" and requests[-1]["complete"] == "?1", requests[-1]
 
 
 def stored_offset(upload_url: str) -> int:
@@ -176,7 +189,34 @@ def test_upchunk_upload_with_master_access(stack: Stack, page: Session, clip_444
     assert_no_problems(page)
 
 
-@pytest.mark.parametrize("client", ["tus", "upchunk"])
+def test_ietf_upload_to_a_ready_asset(stack: Stack, page: Session, clip: Path) -> None:
+    """The third client: tus-js-client with ``protocol: 'ietf-draft-05'`` against the direct upload's url."""
+    size = clip.stat().st_size
+    sign_in(page, stack.url)
+    page.evaluate("() => { window.sameDocument = true; }")
+    upload_id = start_upload(page, clip, client="ietf", chunk_kib=256)
+    wait_until_done(page)
+    upload = stack.api.get_upload(upload_id)
+    assert upload["status"] == "asset_created" and upload["cors_origin"] == stack.url, upload
+    asset_id = upload["asset_id"]
+    wait_for_ready_asset(page, asset_id)
+    assert stack.api.get_asset(asset_id)["status"] == "ready"
+    page.wait_for_function("() => document.getElementById('upload-status').textContent.endsWith('is ready.')")
+    assert page.evaluate("() => window.sameDocument") is True
+    assert asset_text(page, asset_id, ".asset-title") == CLIP_NAME
+
+    requests = page.events()["requests"]
+    assert_ietf_requests(requests, upload["url"])
+    creation = requests[0]   # starts the direct upload (no token: the url is the capability), bytes follow
+    assert (creation["method"], creation["complete"], creation["length"]) == ("POST", "?0", str(size)), creation
+    assert [(r["method"], int(r["offset"])) for r in requests[1:]] == [
+        ("PATCH", offset) for offset in range(0, size, 256 * 1024)], requests
+    assert page.evaluate("() => localStorage.length") == 0  # fingerprint and direct upload forgotten
+    assert download_sha256(upload["url"]) == (size, sha256_hex(clip))
+    assert_no_problems(page)
+
+
+@pytest.mark.parametrize("client", ["tus", "upchunk", "ietf"])
 def test_pause_and_resume(gateway_only: Stack, page: Session, random_file: Path, client: str) -> None:
     size = random_file.stat().st_size
     sign_in(page, gateway_only.url)
@@ -204,19 +244,23 @@ def test_pause_and_resume(gateway_only: Stack, page: Session, random_file: Path,
     page.click("#resume")
     wait_until_done(page, timeout=90)
     requests = page.events()["requests"]
-    if client == "tus":  # asks for the offset, then goes on from it
+    if client in ("tus", "ietf"):  # asks for the offset, then goes on from it
         assert (requests[0]["method"], int(requests[1]["offset"])) == ("HEAD", stored), requests[:2]
+        if client == "ietf":
+            assert_ietf_requests(requests, upload["url"])
     else:  # the next chunk starts at a 256 KiB boundary the server already holds
         first = int(requests[0]["contentRange"].split()[1].split("-")[0])
         assert first == stored and first % (256 * 1024) == 0, requests[0]
     assert download_sha256(upload["url"]) == (size, sha256_hex(random_file))
 
 
-def test_tus_upload_resumes_after_a_page_reload(gateway_only: Stack, page: Session, random_file: Path) -> None:
+@pytest.mark.parametrize("client", ["tus", "ietf"])
+def test_upload_resumes_after_a_page_reload(gateway_only: Stack, page: Session, random_file: Path,
+                                            client: str) -> None:
     size = random_file.stat().st_size
     sign_in(page, gateway_only.url)
     page.throttle(SLOW)
-    upload_id = start_upload(page, random_file, client="tus", chunk_kib=256)
+    upload_id = start_upload(page, random_file, client=client, chunk_kib=256)
     upload = gateway_only.api.get_upload(upload_id)
     page.wait_for_function(f"() => {PROGRESS} >= 10", polling=10)
     page.reload()
@@ -232,6 +276,7 @@ def test_tus_upload_resumes_after_a_page_reload(gateway_only: Stack, page: Sessi
 
     page.set_input_files("#file", random_file)
     assert "partly uploaded before" in page.text("#upload-status")
+    page.check(f"#client-{client}")  # the reloaded page starts with its default choice again
     page.click("#start")
     page.wait_for_function("() => document.getElementById('upload-status').textContent.includes('resuming')")
     assert page.text("#upload-id") == f"Direct upload {upload_id}"  # the same direct upload, continued
@@ -240,6 +285,8 @@ def test_tus_upload_resumes_after_a_page_reload(gateway_only: Stack, page: Sessi
     assert all(r["url"] == upload["url"] for r in requests), requests  # no new upload was created
     assert requests[0]["method"] == "HEAD" and requests[1]["method"] == "PATCH", requests[:2]
     assert int(requests[1]["offset"]) == before, (requests[1], before)
+    if client == "ietf":
+        assert_ietf_requests(requests, upload["url"])
     assert download_sha256(upload["url"]) == (size, sha256_hex(random_file))
     assert gateway_only.api.get_upload(upload_id)["status"] == "asset_created"
     assert page.evaluate("() => localStorage.length") == 0
@@ -250,3 +297,39 @@ def test_tus_upload_resumes_after_a_page_reload(gateway_only: Stack, page: Sessi
     page.reload()
     page.wait_for("#login-section")
     assert page.evaluate("() => document.getElementById('upload-section').hidden") is True
+
+
+def test_ietf_continues_an_upload_begun_with_upchunk(gateway_only: Stack, page: Session, random_file: Path) -> None:
+    """tus-js-client has no stored URL for an upload UpChunk began: in IETF mode the page resumes the
+    remembered direct upload from its url (HEAD, then PATCH from the server's offset) instead of POSTing
+    there again, which the gateway would refuse (409: it already holds bytes)."""
+    size = random_file.stat().st_size
+    sign_in(page, gateway_only.url)
+    page.throttle(SLOW)
+    upload_id = start_upload(page, random_file, client="upchunk", chunk_kib=256)
+    upload = gateway_only.api.get_upload(upload_id)
+    page.wait_for_function(f"() => {PROGRESS} >= 10", polling=10)
+    page.click("#pause")
+    page.wait_for_function("() => document.getElementById('upload-status').textContent.startsWith('Paused')")
+    page.reload()
+    page.throttle(-1)
+    page.wait_for_function("() => document.body.dataset.ready === 'true'")
+    page.wait_for("#upload-section")
+    time.sleep(0.5)  # the chunk UpChunk had in flight is done
+    before = stored_offset(upload["url"])
+    assert 0 < before < size, before
+    page.events(clear=True)
+
+    page.set_input_files("#file", random_file)
+    assert "partly uploaded before" in page.text("#upload-status")
+    page.check("#client-ietf")
+    page.click("#start")
+    wait_until_done(page, timeout=90)
+    assert page.text("#upload-id") == f"Direct upload {upload_id}"
+    requests = page.events()["requests"]
+    assert_ietf_requests(requests, upload["url"])
+    assert [r["method"] for r in requests[:2]] == ["HEAD", "PATCH"] and int(requests[1]["offset"]) == before
+    assert "POST" not in {r["method"] for r in requests}, requests
+    assert download_sha256(upload["url"]) == (size, sha256_hex(random_file))
+    assert gateway_only.api.get_upload(upload_id)["status"] == "asset_created"
+    assert_no_problems(page)

@@ -4,11 +4,14 @@
 import { Api, ApiError, forgetToken, savedToken, saveToken } from "./api.js";
 import { AssetList, isBusy } from "./assets.js";
 import { formatBytes, formatRate, formatTimeLeft, Meter } from "./format.js";
-import { forgetUpload, rememberedUpload, rememberUpload, TusTransfer, UpChunkTransfer } from "./transfer.js";
+import {
+  forgetUpload, IetfTransfer, rememberedUpload, rememberUpload, TusTransfer, UpChunkTransfer,
+} from "./transfer.js";
 
 const $ = (id) => document.getElementById(id);
 const FAST_POLL_MS = 2000;
 const SLOW_POLL_MS = 10000;
+const CLIENTS = { tus: TusTransfer, upchunk: UpChunkTransfer, ietf: IetfTransfer };
 
 const state = {
   api: null,
@@ -209,7 +212,7 @@ async function startUpload(event) {
     return;
   }
   const { upload, continued } = created;
-  const Client = chosenClient() === "upchunk" ? UpChunkTransfer : TusTransfer;
+  const Client = CLIENTS[chosenClient()] ?? TusTransfer;
   state.upload = upload;
   state.paused = false;
   state.meter = new Meter(file.size);
@@ -218,7 +221,7 @@ async function startUpload(event) {
     onProgress: (sent, total) => showProgress(sent, total),
     onSuccess: () => finished(file, upload),
     onError: (error) => failed(error),
-  });
+  }, { continued });
   $("transfer").hidden = false;
   $("progress").value = 0;
   $("percent").textContent = "0 %";

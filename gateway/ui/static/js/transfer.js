@@ -1,12 +1,13 @@
-// One file going to one direct upload, with tus-js-client or UpChunk (the browser bundles loaded by
-// index.html as the globals `tus` and `UpChunk`). Both expose start(), pause(), resume().
+// One file going to one direct upload, with tus-js-client (tus 1.0, or the IETF Resumable Uploads draft)
+// or UpChunk (the browser bundles loaded by index.html as the globals `tus` and `UpChunk`). All expose
+// start(), pause(), resume().
 //
 // Resuming after a reload: the direct upload made for a file is remembered in localStorage under the
 // file's name, size and mtime, so picking the same file again continues that upload instead of making
 // a new one. tus-js-client keeps its own fingerprint -> upload URL entry (keyed by the same file facts
-// and the upload's tus_endpoint); findPreviousUploads() finds it and the upload goes on from the
-// server's offset (HEAD). UpChunk has no such memory: it sends from byte 0 again and the gateway
-// acknowledges the chunks it already holds.
+// and its endpoint: the upload's tus_endpoint, or its url in IETF mode); findPreviousUploads() finds it
+// and the upload goes on from the server's offset (HEAD). UpChunk has no such memory: it sends from
+// byte 0 again and the gateway acknowledges the chunks it already holds.
 
 const DIRECT_PREFIX = "upgw.direct:";
 
@@ -33,11 +34,14 @@ export function forgetUpload(file) {
 
 /** tus-js-client against the direct upload's tus_endpoint (creation binds the length, then PATCHes). */
 export class TusTransfer {
-  constructor(file, upload, { chunkBytes, onProgress, onSuccess, onError }) {
-    this.name = "tus-js-client";
+  constructor(file, upload, { chunkBytes, onProgress, onSuccess, onError }, { continued = false } = {}) {
+    const mode = this.mode(upload, continued);
+    this.name = mode.name;
     this.resumedFrom = null;
     this.upload = new tus.Upload(file, {
-      endpoint: upload.tus_endpoint,
+      endpoint: mode.endpoint,
+      protocol: mode.protocol,
+      uploadUrl: mode.uploadUrl,
       chunkSize: chunkBytes,
       retryDelays: [0, 1000, 3000, 5000, 10000],
       removeFingerprintOnSuccess: true,
@@ -46,6 +50,11 @@ export class TusTransfer {
       onSuccess: () => onSuccess(),
       onError: (error) => onError(error instanceof Error ? error : new Error(String(error))),
     });
+  }
+
+  /** What tus-js-client speaks, and to where. */
+  mode(upload) {
+    return { name: "tus-js-client", protocol: "tus-v1", endpoint: upload.tus_endpoint, uploadUrl: null };
   }
 
   async start() {
@@ -65,6 +74,21 @@ export class TusTransfer {
 
   resume() {
     this.upload.start();
+  }
+}
+
+/**
+ * tus-js-client speaking the IETF Resumable Uploads draft (`protocol: "ietf-draft-05"`: interop version
+ * 6) to the direct upload's url: a POST there with Upload-Complete: ?0 starts that upload (201, Location
+ * = the same url), then PATCHes with Content-Type: application/partial-upload and Upload-Complete (?1 on
+ * the last). No tus headers. Pause, resume and resuming after a reload work as with tus (abort(), HEAD
+ * for the offset, the fingerprint entry). A direct upload continued without that entry (begun with
+ * another client, or the entry is gone) is resumed from its url (HEAD) rather than started again.
+ */
+export class IetfTransfer extends TusTransfer {
+  mode(upload, continued) {
+    return { name: "tus-js-client (IETF draft, interop version 6)", protocol: "ietf-draft-05",
+             endpoint: upload.url, uploadUrl: continued ? upload.url : null };
   }
 }
 
