@@ -170,6 +170,31 @@ class MasterAccessSettings(BaseModel):
     signing_key: SecretStr = SecretStr("")   # signs gateway master URLs (filesystem backend); shared by all gateways
 
 
+class IngestSettings(BaseModel):
+    """Fetching an asset's input from a URL (Mux ``inputs[].url``, Livepeer ``upload/url``): see
+    ``gateway/ingest``. Only public addresses are ever contacted, unless listed in ``allow_hosts``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Private sources an operator trusts: "media.internal", "media.internal:8080", "10.0.0.5",
+    # "10.0.0.5:8080", "fd00::5", "[fd00::5]:8080". A name matches only that name (not the addresses it
+    # resolves to, nor other names resolving to them), an address only a URL naming that address.
+    allow_hosts: list[str] = []
+    connect_timeout: Duration = 10.0     # one connection's set-up (TCP and TLS)
+    read_timeout: Duration = 30.0        # the headers, then each read of the body
+    max_redirects: int = Field(default=5, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _entries(self) -> IngestSettings:
+        if not self.allow_hosts:   # the default: nothing to check (and nothing imported at import time)
+            return self
+        from gateway.ingest.addresses import parse_allow_entry  # the one parser of an entry
+
+        for entry in self.allow_hosts:
+            parse_allow_entry(entry)
+        return self
+
+
 class LogSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -193,6 +218,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = JobSettings()
     webhooks: WebhookSettings = WebhookSettings()
     master_access: MasterAccessSettings = MasterAccessSettings()
+    ingest: IngestSettings = IngestSettings()
 
     @classmethod
     def settings_customise_sources(
