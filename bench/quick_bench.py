@@ -95,8 +95,8 @@ def bare_disk(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}/"
 
 
-def run_js(endpoint: str, file: Path, chunk: int | None) -> float:
-    options: dict[str, Any] = {"endpoint": endpoint, "file": str(file),
+def run_js(endpoint: str, file: Path, chunk: int | None, protocol: str = "tus-v1") -> float:
+    options: dict[str, Any] = {"endpoint": endpoint, "file": str(file), "protocol": protocol,
                                "headers": {"Authorization": f"Bearer {SECRET}"}}
     if chunk:
         options["chunkSize"] = chunk

@@ -10,36 +10,21 @@ every cell alike; prints the median MiB/s per cell and each IETF cell as a share
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.quick_bench import JS, SECRET, gateway  # noqa: E402
+from bench.quick_bench import gateway, run_js  # noqa: E402
 from gateway.core.units import parse_size  # noqa: E402
 from tests.servers import start_redis, start_seaweedfs  # noqa: E402
 
 MiB = 1024 * 1024
 PROTOCOLS = ("tus-v1", "ietf-draft-03", "ietf-draft-05")
-
-
-def upload(endpoint: str, file: Path, protocol: str, chunk: int | None) -> float:
-    options: dict[str, Any] = {"endpoint": endpoint, "file": str(file), "protocol": protocol,
-                               "headers": {"Authorization": f"Bearer {SECRET}"}}
-    if chunk:
-        options["chunkSize"] = chunk
-    started = time.perf_counter()
-    subprocess.run(["node", str(JS / "tus_upload.mjs"), json.dumps(options)], check=True, capture_output=True,
-                   cwd=JS, timeout=1800)
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -64,7 +49,7 @@ def main() -> None:
             for _ in range(args.runs):
                 for chunk, label in ((None, "one PATCH"), (8 * MiB, "8 MiB chunks")):
                     for protocol in PROTOCOLS:
-                        seconds.setdefault((label, protocol), []).append(upload(endpoint, file, protocol, chunk))
+                        seconds.setdefault((label, protocol), []).append(run_js(endpoint, file, chunk, protocol))
         finally:
             proc.terminate()
             proc.wait(15)
