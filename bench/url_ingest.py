@@ -4,6 +4,7 @@
 
 A local aiohttp server (Range support, loopback, allow-listed) serves one random file. Cells, interleaved
 so that a noisy disk hits each alike: ``curl -o <file>`` (the ceiling: one GET straight to disk) and
+``curl -o`` then ``fsync`` (as durable as the import, which fdatasyncs), and
 ``gateway.ingest.import_url`` into a fresh upload of the gateway's storage (ranged GETs through the
 SSRF guard, committed as an upload's bytes are). Prints median MiB/s and the import as a share of curl
 (aim: 85% or more).
@@ -35,10 +36,15 @@ from tests.servers import S3_ACCESS_KEY, S3_SECRET_KEY, free_port, start_redis, 
 MiB = 1024 * 1024
 
 
+def _fsync(path: Path) -> None:
+    with path.open("rb+") as f:
+        os.fsync(f.fileno())
+
+
 async def run(size: int, runs: int, backend: str) -> dict[str, list[float]]:
     redis_service = start_redis()
     s3 = start_seaweedfs() if backend == "s3" else None
-    seconds: dict[str, list[float]] = {"curl -o": [], "import_url": []}
+    seconds: dict[str, list[float]] = {"curl -o": [], "curl -o + fsync": [], "import_url": []}
     with tempfile.TemporaryDirectory(prefix="url-ingest-bench-") as tmp_name:
         tmp = Path(tmp_name)
         source = tmp / "source.bin"
@@ -72,6 +78,11 @@ async def run(size: int, runs: int, backend: str) -> dict[str, list[float]]:
                 await asyncio.to_thread(subprocess.run, ["curl", "-sf", "-o", str(target), url], check=True)
                 seconds["curl -o"].append(time.perf_counter() - started)
                 target.unlink()
+                started = time.perf_counter()   # the same, durable as the import is (it fdatasyncs)
+                await asyncio.to_thread(subprocess.run, ["curl", "-sf", "-o", str(target), url], check=True)
+                await asyncio.to_thread(_fsync, target)
+                seconds["curl -o + fsync"].append(time.perf_counter() - started)
+                target.unlink()
                 upload = await service.create(length=None)
                 started = time.perf_counter()
                 done = await import_url(service, upload.id, url, settings=settings.ingest)
@@ -100,7 +111,8 @@ def main() -> None:
     print(f"{size / MiB:.0f} MiB, {args.backend}, median of {args.runs} interleaved runs (MiB/s):")
     for cell, rate in rates.items():
         print(f"  {cell:<12} {rate:8.1f}")
-    print(f"  import_url / curl -o: {rates['import_url'] / rates['curl -o']:.1%}")
+    print(f"  import_url / curl -o: {rates['import_url'] / rates['curl -o']:.1%}, "
+          f"/ curl -o + fsync: {rates['import_url'] / rates['curl -o + fsync']:.1%}")
 
 
 if __name__ == "__main__":
