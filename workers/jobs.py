@@ -1,5 +1,11 @@
 """``process_asset``: probe a finished upload, fill its Asset, store the master, publish the outcome.
 
+An asset made from a URL (``source_url``) is first fetched into its storage upload by
+:func:`gateway.ingest.import_url`, which resumes from the upload's stored offset: a job retried after a
+dropped connection, or taken over from a killed worker, goes on where the bytes stop. A URL the guard
+refuses or a source that will not answer (404, too large, ...) errors the asset; a failure that may pass
+(5xx, a dropped connection) raises, and the queue retries.
+
 Idempotent: a finished asset is left alone, the master's object name is derived from the asset id (a
 re-run replaces it), and events are recorded once per type. Media problems make the asset ``errored``
 (final); anything else (storage or Redis down, the worker killed) raises, and the queue retries the job
@@ -38,6 +44,9 @@ from gateway.catalog.models import (
 )
 from gateway.catalog.schema import track_from
 from gateway.catalog.wire import mux_asset, mux_rendition_file
+from gateway.errors import NotFound
+from gateway.ingest import IngestError, import_url
+from gateway.models import Upload
 from workers.media import Analysis, MediaError, analyse, remux, standardise
 from workers.renditions import make_renditions
 from workers.resources import Resources
@@ -45,6 +54,7 @@ from workers.resources import Resources
 log = logging.getLogger("workers.jobs")
 RESOURCES = "resources"
 TRANSIENT = ("download_failed", "internal")   # MediaError types worth another attempt
+INPUT_ERROR = "invalid_input"                  # Mux's error type for an input that cannot be used
 JOBS = "jobs"
 
 
@@ -85,6 +95,8 @@ async def process_asset(ctx: dict[str, Any], *, asset_id: str) -> str:
         if job is not None and job.attempts >= job.retries:   # out of retries: say so on the asset
             if isinstance(exc, MediaError):
                 await _fail(res, asset_id, exc.type, exc.message)
+            elif isinstance(exc, IngestError):
+                await _fail(res, asset_id, INPUT_ERROR, _ingest_message(exc))
             else:
                 await _fail(res, asset_id, "internal_error", f"processing failed: {exc.__class__.__name__}")
             await ctx[JOBS].settled(asset_id)
@@ -118,6 +130,11 @@ async def _process(res: Resources, asset_id: str) -> str:
     if asset.status is not AssetStatus.PREPARING:
         return str(asset.status)
     upload = await res.state.get(asset.source)
+    if asset.source_url is not None and upload is not None and not upload.complete:
+        imported = await _import(res, asset, asset.source_url)
+        if isinstance(imported, str):
+            return imported
+        upload = imported
     if upload is None or not upload.complete:
         return await _fail(res, asset_id, "invalid_input", "the uploaded file is no longer stored")
     tier = asset.max_resolution_tier
@@ -188,6 +205,47 @@ async def _process(res: Resources, asset_id: str) -> str:
         await res.masters.publish(asset_id)
     log.info("asset.ready", extra={"asset_id": asset_id, "standard": analysis.is_standard})
     return "ready"
+
+
+def _ingest_message(exc: IngestError) -> str:
+    return f"the input URL could not be imported: {exc.message}"
+
+
+async def _import(res: Resources, asset: Asset, url: str) -> Upload | str:
+    """Fetch ``url`` into the asset's source upload (from its stored offset), showing ``ingesting``
+    progress on the asset meanwhile. The finished upload; or the outcome when the asset errored (the URL
+    refused, a source error that will not pass). A failure that may pass raises (the queue retries)."""
+    progress = asyncio.create_task(_ingest_progress(res, asset.id, asset.source))
+    try:
+        return await import_url(res.service, asset.source, url, settings=res.settings.ingest)
+    except IngestError as exc:
+        log.info("asset.import_failed", extra={"asset_id": asset.id, "error_type": exc.type,
+                                                "retryable": exc.retryable, "error": exc.message})
+        if exc.retryable:
+            raise
+        return await _fail(res, asset.id, INPUT_ERROR, _ingest_message(exc))
+    except NotFound:
+        return await _fail(res, asset.id, INPUT_ERROR, "the imported file is no longer stored")
+    finally:
+        progress.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await progress
+
+
+async def _ingest_progress(res: Resources, asset_id: str, upload_id: str, every: float = 1.0) -> None:
+    """While importing: ``progress: {state: ingesting, progress: <percent>}`` once the length is known."""
+    while True:
+        await asyncio.sleep(every)
+        with contextlib.suppress(Exception):   # progress is a courtesy: never the job's failure
+            upload = await res.state.get(upload_id)
+            asset = await res.assets.get(asset_id)
+            if upload is None or asset is None or asset.status is not AssetStatus.PREPARING:
+                return
+            if not upload.length:
+                continue
+            moved = Progress(ProgressState.INGESTING, round(min(upload.offset / upload.length, 1) * 100, 1))
+            if moved != asset.progress:
+                await res.assets.write(asset, replace(asset, progress=moved))
 
 
 async def _settled(res: Resources, asset_id: str) -> str:

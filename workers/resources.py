@@ -14,6 +14,7 @@ from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
 from gateway.catalog.masters import MasterAccess
 from gateway.metrics import JobTimings
+from gateway.service import UploadService
 from gateway.settings import Settings
 from gateway.state.keys import Keys
 from gateway.state.redis import RedisState
@@ -31,6 +32,7 @@ class Resources:
     events: EventLog
     masters: MasterAccess
     timings: JobTimings
+    service: UploadService   # imports from a URL write through it, as an upload's bytes do
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -40,7 +42,7 @@ class Resources:
         catalog = compose.catalog(settings, redis, storage, keys)
         return cls(settings=settings, keys=keys, redis=redis, storage=storage, state=compose.state(redis, keys),
                    assets=catalog.assets, events=catalog.events, masters=catalog.masters,
-                   timings=catalog.timings)
+                   timings=catalog.timings, service=compose.service(settings, redis, storage, keys))
 
     async def close(self) -> None:
         await self.storage.close()

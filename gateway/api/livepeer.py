@@ -1,5 +1,6 @@
 """Livepeer Studio's direct upload: ``POST /api/asset/request-upload`` returns ``url`` (a whole-file
-PUT), ``tusEndpoint``, ``asset`` and ``task``; a file sent to either completes the asset.
+PUT), ``tusEndpoint``, ``asset`` and ``task``; a file sent to either completes the asset. Its import from
+a URL: ``POST /api/asset/upload/url`` returns ``asset`` and ``task``; the worker fetches the URL.
 
 Errors carry Livepeer's ``errors`` list beside the gateway's usual ``error`` object.
 """
@@ -8,13 +9,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.schemas import LivepeerRequestUpload, parse_body
+from gateway.api.schemas import LivepeerRequestUpload, LivepeerUploadUrl, parse_body
 from gateway.auth import Authenticator
 from gateway.catalog.assets import AssetStore
 from gateway.catalog.models import LivepeerExtras
 from gateway.catalog.records import new_id
 from gateway.catalog.uploads import DirectUploads
-from gateway.catalog.wire import livepeer_asset, mux_upload
+from gateway.catalog.wire import livepeer_asset, livepeer_url_asset, mux_upload
 from gateway.errors import GatewayError, NotFound
 from gateway.http import DIALECT
 
@@ -42,6 +43,7 @@ class LivepeerApi:
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/api/asset/request-upload", self.request_upload),
+                web.post("/api/asset/upload/url", self.upload_url),
                 web.get("/api/asset/{id:(?!request-upload$)[^/]+}", self.get_asset)]
 
     async def request_upload(self, request: web.Request) -> web.Response:
@@ -58,10 +60,25 @@ class LivepeerApi:
         return web.json_response({"url": view["url"], "tusEndpoint": view["tus_endpoint"],
                                   "asset": livepeer_asset(record, None), "task": {"id": livepeer.task}})
 
+    async def upload_url(self, request: web.Request) -> web.Response:
+        """An asset imported from ``url`` by the worker (as Mux's ``POST /video/v1/assets``)."""
+        request[DIALECT] = LIVEPEER
+        self.auth.check(request, "assets:write")
+        body = await parse_body(request, LivepeerUploadUrl)
+        livepeer = LivepeerExtras(name=body.name, playback_id=new_id(16).lower(), task=new_id(32).lower())
+        settings: dict[str, object] = {"meta": {"title": body.name[:512]}, "playback_policies": ["public"]}
+        if body.staticMp4:
+            settings["static_renditions"] = [{"resolution": "highest"}]
+        asset = await self.uploads.import_url(body.url, settings, livepeer=livepeer)
+        return web.json_response({"asset": livepeer_url_asset(asset), "task": {"id": livepeer.task}})
+
     async def get_asset(self, request: web.Request) -> web.Response:
         request[DIALECT] = LIVEPEER
         self.auth.check(request, "assets:read")
         asset_id = request.match_info["id"]
+        imported = await self.assets.get(asset_id)
+        if imported is not None and imported.livepeer is not None:   # made by upload/url
+            return web.json_response(livepeer_url_asset(imported))
         upload_id = await self.uploads.redis.get(self.uploads.keys.livepeer(asset_id))
         if upload_id is None:
             raise NotFound("asset not found")

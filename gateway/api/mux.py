@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.schemas import (
+    CreateAsset,
     CreateUpload,
     UpdateAsset,
     UpdateMasterAccess,
@@ -56,6 +57,7 @@ class MuxApi:
             web.get("/video/v1/uploads", self.list_uploads),
             web.get("/video/v1/uploads/{id}", self.get_upload),
             web.put("/video/v1/uploads/{id}/cancel", self.cancel_upload),
+            web.post("/video/v1/assets", self.create_asset),
             web.get("/video/v1/assets", self.list_assets),
             web.get("/video/v1/assets/{id}", self.get_asset),
             web.delete("/video/v1/assets/{id}", self.delete_asset),
@@ -98,6 +100,15 @@ class MuxApi:
         if asset is None:
             raise NotFound("asset not found")
         return await self.masters.check(asset)
+
+    async def create_asset(self, request: web.Request) -> web.Response:
+        """An asset from a URL (``inputs: [{url}]``): 201 ``preparing`` at once; the worker fetches the URL
+        (through the SSRF guard) and processes it like an upload."""
+        self.auth.check(request, "assets:write")
+        body = await parse_body(request, CreateAsset)
+        settings = body.settings()
+        asset = await self.uploads.import_url(body.url, settings, test=bool(settings.get("test")))
+        return data(mux_asset(asset), status=201)
 
     async def list_assets(self, request: web.Request) -> web.Response:
         self.auth.check(request, "assets:read")

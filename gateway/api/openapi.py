@@ -14,13 +14,15 @@ from pydantic.json_schema import models_json_schema
 from gateway.api.schemas import (
     MAX_BODY,
     MAX_DEPTH,
+    CreateAsset,
     CreateUpload,
     LivepeerRequestUpload,
+    LivepeerUploadUrl,
     UpdateAsset,
     UpdateMasterAccess,
 )
 from gateway.catalog.assets import CURSOR_PATTERN
-from gateway.catalog.models import AssetStatus, MasterStatus, UploadStatus
+from gateway.catalog.models import INGEST_DIRECT_UPLOAD, INGEST_URL, AssetStatus, MasterStatus, UploadStatus
 
 REF = "#/components/schemas/{model}"
 UPLOAD_STATUS = [str(status) for status in UploadStatus]
@@ -61,7 +63,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                              "properties": {"type": {"type": "string"}, "message": {"type": "string"}}}}},
     "Asset": {"type": "object", "required": ["id", "created_at", "status"], "properties": {
         "id": {"type": "string"}, "created_at": {"type": "string"}, "status": {"enum": ASSET_STATUS},
-        "upload_id": {"type": "string"}, "ingest_type": {"const": "on_demand_direct_upload"},
+        "upload_id": {"type": "string"}, "ingest_type": {"enum": [INGEST_DIRECT_UPLOAD, INGEST_URL]},
         "duration": {"type": "number"}, "aspect_ratio": {"type": "string"},
         "resolution_tier": {"enum": ["audio-only", "720p", "1080p", "1440p", "2160p"]},
         "max_resolution_tier": {"enum": ["1080p", "1440p", "2160p"]},
@@ -87,12 +89,14 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
 SCOPES = {
     "create-direct-upload": "uploads", "list-direct-uploads": "uploads", "get-direct-upload": "uploads",
     "cancel-direct-upload": "uploads", "livepeer-request-upload": "uploads",
+    "create-asset": "assets:write", "livepeer-upload-url": "assets:write",
     "list-assets": "assets:read", "get-asset": "assets:read", "livepeer-get-asset": "assets:read",
     "delete-asset": "assets:write", "update-asset": "assets:write", "update-asset-master-access": "assets:write",
     "list-webhook-deliveries": "webhooks:read",
 }
 DESCRIPTION = (
-    "Mux-compatible direct uploads and assets, and Livepeer's request-upload.\n\n"
+    "Mux-compatible direct uploads and assets (also from a URL), and Livepeer's request-upload and "
+    "upload/url.\n\n"
     "Authenticate with HTTP Basic `id:secret` or `Bearer secret`: 401 without valid credentials, 403 when "
     "the token lacks the operation's scope (`x-token-scope`). Request bodies must be `application/json` "
     f"(UTF-8; 415 otherwise), at most {MAX_BODY // 1024} KiB (413) and nested at most {MAX_DEPTH} deep (400).")
@@ -108,11 +112,10 @@ def _operation(paths: dict[str, Any], operation_id: str) -> dict[str, Any]:
 
 
 def build_spec(base_url: str) -> dict[str, Any]:
-    _, request_schemas = models_json_schema(
-        [(m, "validation") for m in (CreateUpload, UpdateAsset, UpdateMasterAccess, LivepeerRequestUpload)],
-        ref_template=REF)
-    body = {name: {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
-            for name in ("CreateUpload", "UpdateAsset", "UpdateMasterAccess", "LivepeerRequestUpload")}
+    models = (CreateUpload, CreateAsset, UpdateAsset, UpdateMasterAccess, LivepeerRequestUpload, LivepeerUploadUrl)
+    _, request_schemas = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    body = {m.__name__: {"required": True, "content": {"application/json": {"schema": _ref(m.__name__)}}}
+            for m in models}
     upload, asset = _ref("Upload"), _ref("Asset")
     paths: dict[str, Any] = {
         "/video/v1/uploads": {
@@ -126,7 +129,11 @@ def build_spec(base_url: str) -> dict[str, Any]:
         "/video/v1/uploads/{id}/cancel": {"put": {
             "operationId": "cancel-direct-upload", "parameters": ID,
             "responses": {"200": _json("Cancelled", _data(upload)), **ERRORS}}},
-        "/video/v1/assets": {"get": {
+        "/video/v1/assets": {"post": {
+            "operationId": "create-asset", "requestBody": body["CreateAsset"],
+            "description": "An asset from a URL: answered at once (`preparing`); the worker fetches the URL "
+                           "(public addresses only, unless `ingest.allow_hosts` lists it) and processes it.",
+            "responses": {"201": _json("Created", _data(asset)), **ERRORS}}, "get": {
             "operationId": "list-assets",
             "parameters": [*PAGING, {"name": "cursor", "in": "query",
                                      "schema": {"type": "string", "pattern": CURSOR_PATTERN},
@@ -152,6 +159,13 @@ def build_spec(base_url: str) -> dict[str, Any]:
                 "type": "object", "required": ["url", "tusEndpoint", "asset", "task"],
                 "properties": {"url": {"type": "string"}, "tusEndpoint": {"type": "string"},
                                "asset": _ref("LivepeerAsset"),
+                               "task": {"type": "object", "required": ["id"],
+                                        "properties": {"id": {"type": "string"}}}}}), **ERRORS}}},
+        "/api/asset/upload/url": {"post": {
+            "operationId": "livepeer-upload-url", "requestBody": body["LivepeerUploadUrl"],
+            "responses": {"200": _json("The asset and its task", {
+                "type": "object", "required": ["asset", "task"],
+                "properties": {"asset": _ref("LivepeerAsset"),
                                "task": {"type": "object", "required": ["id"],
                                         "properties": {"id": {"type": "string"}}}}}), **ERRORS}}},
         "/api/asset/{id}": {"get": {

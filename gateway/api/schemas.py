@@ -25,6 +25,8 @@ from pydantic import (
     StrictStr,
     ValidationError,
     WithJsonSchema,
+    field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -89,6 +91,49 @@ class NewAssetSettings(_Strict):
     copy_overlays: StrictBool | None = None
 
 
+# An input's URL as the API takes it: http or https, a host (a name, an IPv4 address or a bracketed IPv6
+# one, optionally after credentials), an optional port, then printable ASCII (no spaces: percent-encode). The same
+# expression is the OpenAPI ``pattern``. Whether the URL may be contacted is decided when it is fetched
+# (gateway/ingest: the SSRF guard and ``ingest.allow_hosts``), not here.
+INPUT_URL_PATTERN = (r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9._~%!$&'()*+,;=:-]+@)?"
+                     r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$")
+_INPUT_URL = re.compile(INPUT_URL_PATTERN)
+MAX_URL = 4096
+
+
+def _input_url(value: str) -> str:
+    if not _INPUT_URL.fullmatch(value):
+        raise PydanticCustomError(
+            "input_url", "must be an http or https URL with a host (e.g. https://example.com/video.mp4); "
+                         "other schemes (file:, ftp:, data:, ...) are not fetched")
+    return value
+
+
+InputUrl = Annotated[StrictStr, Field(max_length=MAX_URL, json_schema_extra={"pattern": INPUT_URL_PATTERN}),
+                     AfterValidator(_input_url)]
+
+
+class AssetInput(BaseModel):
+    """The one input of an asset made from a URL (Mux's ``InputSettings``): its ``url`` is fetched; the
+    other members Mux defines (``overlay_settings``, ``start_time``, ...) are accepted and not used."""
+
+    model_config = ConfigDict(extra="allow")
+    url: InputUrl
+    type: Literal["video"] | None = None
+
+
+OneInput = Annotated[list[AssetInput], Field(min_length=1, max_length=1)]
+
+
+def _no_null_inputs(schema: dict[str, Any]) -> None:
+    """``input`` and ``inputs`` may be left out, not sent as null; exactly one of them is given."""
+    for name in ("input", "inputs"):
+        member = schema["properties"][name]
+        member["anyOf"] = [s for s in member["anyOf"] if s != {"type": "null"}]
+        member.pop("default", None)
+    schema["oneOf"] = [{"required": ["inputs"]}, {"required": ["input"]}]
+
+
 def _whole_float(value: Any) -> Any:
     """JSON has one number type: 3600.0 is the integer 3600 (but "3600" and true stay wrong)."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -125,6 +170,44 @@ class CreateUpload(_Strict):
     test: StrictBool = False
 
 
+class CreateAsset(NewAssetSettings):
+    """Mux's ``POST /video/v1/assets``: an asset from a URL, with the same settings as a direct upload's
+    ``new_asset_settings``. Exactly one of ``inputs`` and the legacy ``input`` (a URL, or a list), and one
+    input (overlays and text tracks, further inputs in Mux, are not supported)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_inputs)
+    input: InputUrl | OneInput | None = None    # type: ignore[assignment]
+    inputs: OneInput | None = None              # type: ignore[assignment]
+
+    @field_validator("input", "inputs", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("not_null", "must be a list of one input, not null")
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> CreateAsset:
+        given = [name for name in ("input", "inputs") if name in self.model_fields_set]
+        if len(given) != 1:
+            raise PydanticCustomError("inputs", "give the URL to fetch as inputs: [{\"url\": ...}] (or the "
+                                      "legacy input), not both" if given else
+                                      "inputs is required: [{\"url\": \"https://...\"}]")
+        return self
+
+    @property
+    def url(self) -> str:
+        given = self.inputs if self.inputs is not None else self.input
+        if isinstance(given, str):
+            return given
+        assert given is not None   # _one_of
+        return given[0].url
+
+    def settings(self) -> dict[str, Any]:
+        """The asset settings, without the inputs."""
+        return self.model_dump(exclude_none=True, mode="json", exclude={"input", "inputs"})
+
+
 class UpdateAsset(_Strict):
     passthrough: StrictStr | None = Field(default=None, max_length=255)
     meta: Meta | None = None
@@ -140,6 +223,16 @@ class LivepeerRequestUpload(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: StrictStr = Field(min_length=1, max_length=512)
     creatorId: Any = None
+
+
+class LivepeerUploadUrl(BaseModel):
+    """Livepeer's ``POST /api/asset/upload/url``: ``name`` and ``url`` matter (and ``staticMp4``); the rest
+    is kept as sent."""
+
+    model_config = ConfigDict(extra="allow")
+    name: StrictStr = Field(min_length=1, max_length=512)
+    url: InputUrl
+    staticMp4: StrictBool | None = None
 
 
 def _messages(exc: ValidationError) -> list[str]:

@@ -18,9 +18,12 @@ from redis.asyncio import Redis
 from gateway.catalog import schema
 from gateway.catalog.models import (
     ASSET_INITIAL,
+    INGEST_DIRECT_UPLOAD,
+    INGEST_URL,
     Asset,
     DirectUpload,
     FileStatus,
+    LivepeerExtras,
     Master,
     MasterAccessSetting,
     MasterStatus,
@@ -67,8 +70,17 @@ def _meta(settings: Mapping[str, Any], title: str | None) -> Meta | None:
 def initial_asset(upload: DirectUpload, *, title: str | None = None, now: float | None = None) -> Asset:
     """The Asset of ``upload`` the moment its last byte lands (status ``preparing``). ``title`` becomes
     ``meta.title`` unless the upload's ``new_asset_settings`` set one."""
+    return new_asset(upload.asset_id, upload.new_asset_settings, source=upload.storage_upload,
+                     upload_id=upload.id, test=upload.test, title=title, now=now)
+
+
+def new_asset(asset_id: str, settings: Mapping[str, Any], *, source: str, upload_id: str = "", test: bool = False,
+              title: str | None = None, now: float | None = None, source_url: str | None = None,
+              livepeer: LivepeerExtras | None = None) -> Asset:
+    """A new Asset (status ``preparing``) made with Mux's asset ``settings`` (validated already), its bytes
+    in the storage upload ``source``: a direct upload's (``upload_id``), or, with ``source_url``, the
+    upload a URL is imported into (``ingest_type`` on_demand_url)."""
     created = now or time.time()
-    settings = upload.new_asset_settings
     quality, tier = settings.get("video_quality"), settings.get("encoding_tier")
     if quality is not None and tier is None:
         tier = QUALITY_TO_TIER[quality]
@@ -76,19 +88,21 @@ def initial_asset(upload: DirectUpload, *, title: str | None = None, now: float 
         quality = TIER_TO_QUALITY[tier]
     master_access: MasterAccessSetting = "temporary" if settings.get("master_access") == "temporary" else "none"
     wanted = settings.get("static_renditions") or []
-    test = settings.get("test")
+    given_test = settings.get("test")
     return Asset(
-        id=upload.asset_id, status=ASSET_INITIAL, created_at=int(created), created=created, upload_id=upload.id,
-        source=upload.storage_upload, progress=Progress(ProgressState.INGESTING, 0),
+        id=asset_id, status=ASSET_INITIAL, created_at=int(created), created=created, upload_id=upload_id,
+        source=source, progress=Progress(ProgressState.INGESTING, 0),
+        ingest_type=INGEST_URL if source_url is not None else INGEST_DIRECT_UPLOAD,
         master_access=master_access, mp4_support=settings.get("mp4_support", "none"),
         max_resolution_tier=settings.get("max_resolution_tier", "1080p"), video_quality=quality or "basic",
         encoding_tier=tier or "baseline", normalize_audio=bool(settings.get("normalize_audio", False)),
         passthrough=settings.get("passthrough"), meta=_meta(settings, title),
-        per_title_encode=settings.get("per_title_encode"), test=True if upload.test else test,
+        per_title_encode=settings.get("per_title_encode"), test=True if test else given_test,
         playback_ids=tuple(PlaybackId(id=new_id(24), policy=p) for p in _policies(settings)) or None,
         master=Master(MasterStatus.PREPARING) if master_access == "temporary" else None,
         static_renditions=StaticRenditions(RenditionsStatus.PREPARING, tuple(
-            rendition_file(r["resolution"], r.get("passthrough")) for r in wanted)) if wanted else None)
+            rendition_file(r["resolution"], r.get("passthrough")) for r in wanted)) if wanted else None,
+        source_url=source_url, livepeer=livepeer)
 
 
 # A cursor is the last asset's index score written out exactly in plain decimals, "_", and its id. The

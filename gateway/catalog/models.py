@@ -38,6 +38,10 @@ class UploadStatus(enum.StrEnum):
     TIMED_OUT = "timed_out"
 
 
+INGEST_DIRECT_UPLOAD = "on_demand_direct_upload"
+INGEST_URL = "on_demand_url"
+
+
 class AssetStatus(enum.StrEnum):
     PREPARING = "preparing"
     READY = "ready"
@@ -249,8 +253,8 @@ class AssetErrors:
 
 @dataclass(frozen=True)
 class Asset:
-    """Mux's asset as the catalog holds it: created ``preparing`` from a finished direct upload, filled
-    in by the worker."""
+    """Mux's asset as the catalog holds it: created ``preparing`` from a finished direct upload (or from a
+    URL, whose bytes the worker imports into ``source`` first), filled in by the worker."""
 
     id: str
     status: AssetStatus
@@ -285,6 +289,9 @@ class Asset:
     master_file: str | None = None
     master_size: int | None = None
     updated: float | None = None     # when the status or progress last changed
+    # an import from a URL (``ingest_type`` on_demand_url): the worker fetches it into ``source`` first
+    source_url: str | None = None
+    livepeer: LivepeerExtras | None = None   # made by Livepeer's upload/url (shown by its asset API)
 
 
 def _status(master: Master | None) -> MasterStatus | None:

@@ -23,7 +23,8 @@ Asset hash ``<p>:{<id>}:asset``:
     per_title_encode?, test?, playback_ids?, progress, master? {status, url?}, static_renditions?,
     duration?, resolution_tier?, aspect_ratio?, max_stored_frame_rate?, tracks?,
     non_standard_input_reasons?, errors?, _source, _created, _master?, _master_size?,
-    _master_grant?, _master_expires?, _updated?
+    _master_grant?, _master_expires?, _updated?, _source_url? (an import from a URL),
+    _livepeer? {name, playbackId, task} (made by Livepeer's upload/url)
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ def changes(old: Fields, new: Fields) -> tuple[Fields, list[str]]:
     return written, [key for key in old if key not in new]
 
 
+def livepeer_json(livepeer: LivepeerExtras) -> Fields:
+    return {"name": livepeer.name, "playbackId": livepeer.playback_id, "task": livepeer.task}
+
+
+def livepeer_from(raw: Mapping[str, Any]) -> LivepeerExtras:
+    return LivepeerExtras(name=raw["name"], playback_id=raw["playbackId"], task=raw["task"])
+
+
 # -- direct uploads ----------------------------------------------------------------------------------
 
 def upload_fields(upload: DirectUpload) -> Fields:
@@ -75,8 +84,7 @@ def upload_fields(upload: DirectUpload) -> Fields:
         "_upload": upload.storage_upload, "_asset_id": upload.asset_id, "_deadline": upload.deadline,
         "_created": upload.created}
     if upload.livepeer is not None:
-        fields["_livepeer"] = {"name": upload.livepeer.name, "playbackId": upload.livepeer.playback_id,
-                               "task": upload.livepeer.task}
+        fields["_livepeer"] = livepeer_json(upload.livepeer)
     fields.update(_present(cors_origin=upload.cors_origin, _updated=upload.updated))
     if upload.status is UploadStatus.ASSET_CREATED:
         fields["asset_id"] = upload.asset_id
@@ -93,9 +101,7 @@ def upload_from(raw: Mapping[str, Any]) -> DirectUpload:
         storage_upload=raw["_upload"], asset_id=raw.get("_asset_id") or raw["asset_id"],
         created=float(raw.get("_created", 0.0)), deadline=raw.get("_deadline"), cors_origin=raw.get("cors_origin"),
         error=None if not error else UploadError(type=error["type"], message=error["message"]),
-        livepeer=None if livepeer is None else LivepeerExtras(
-            name=livepeer["name"], playback_id=livepeer["playbackId"], task=livepeer["task"]),
-        updated=raw.get("_updated"))
+        livepeer=None if livepeer is None else livepeer_from(livepeer), updated=raw.get("_updated"))
 
 
 # -- assets ------------------------------------------------------------------------------------------
@@ -173,14 +179,16 @@ def asset_fields(asset: Asset) -> Fields:
         _source=asset.source, _created=asset.created, _master=asset.master_file, _master_size=asset.master_size,
         _master_grant=None if master is None else master.grant,
         _master_expires=None if master is None else master.expires,
-        _updated=asset.updated))
+        _updated=asset.updated, _source_url=asset.source_url))
+    if asset.livepeer is not None:
+        fields["_livepeer"] = livepeer_json(asset.livepeer)
     return fields
 
 
 def asset_from(raw: Mapping[str, Any]) -> Asset:
     progress, master, renditions = raw.get("progress") or {}, raw.get("master"), raw.get("static_renditions")
     ids, tracks, errors, meta = raw.get("playback_ids"), raw.get("tracks"), raw.get("errors"), raw.get("meta")
-    reasons = raw.get("non_standard_input_reasons")
+    reasons, livepeer = raw.get("non_standard_input_reasons"), raw.get("_livepeer")
     created_at = int(raw.get("created_at") or raw.get("_created") or 0)
     return Asset(
         id=raw["id"], status=AssetStatus(raw["status"]), created_at=created_at,
@@ -207,4 +215,5 @@ def asset_from(raw: Mapping[str, Any]) -> Asset:
         non_standard_input_reasons=None if reasons is None else dict(reasons),
         errors=None if errors is None else AssetErrors(type=errors["type"],
                                                        messages=tuple(errors.get("messages", ()))),
-        master_file=raw.get("_master"), master_size=raw.get("_master_size"), updated=raw.get("_updated"))
+        master_file=raw.get("_master"), master_size=raw.get("_master_size"), updated=raw.get("_updated"),
+        source_url=raw.get("_source_url"), livepeer=None if livepeer is None else livepeer_from(livepeer))

@@ -25,10 +25,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from gateway.catalog import schema
-from gateway.catalog.assets import AssetStore, initial_asset
+from gateway.catalog.assets import AssetStore, initial_asset, new_asset
 from gateway.catalog.events import EventLog
 from gateway.catalog.models import (
     UPLOAD_INITIAL,
+    Asset,
     DirectUpload,
     LivepeerExtras,
     UploadError,
@@ -134,6 +135,25 @@ class DirectUploads:
         await self._record("video.upload.created", record)
         log.info("direct_upload.created", extra={"upload_id": upload.id, "direct_upload": upload_id})
         return record
+
+    async def import_url(self, url: str, settings: Mapping[str, Any], *, test: bool = False,
+                         livepeer: LivepeerExtras | None = None) -> Asset:
+        """An Asset whose input is fetched from ``url`` by the worker (Mux ``POST /video/v1/assets``,
+        Livepeer ``upload/url``): an empty storage upload of unknown length becomes its source, the asset is
+        stored ``preparing`` with ``url`` kept, and its job is queued. The URL's shape was checked by the
+        API; whether it may be contacted is decided when it is fetched (gateway/ingest)."""
+        asset_id = new_id()
+        upload = await self.service.create(length=None, extra={"asset": asset_id})
+        asset = new_asset(asset_id, settings, source=upload.id, test=test, source_url=url, livepeer=livepeer)
+        await self.assets.create(asset)
+        stored = await self.assets.get(asset_id) or asset
+        await self.events.record("video.asset.created", "asset", asset_id, mux_asset(stored))
+        if stored.master is not None:
+            await self.events.record("video.asset.master.preparing", "asset", asset_id, mux_asset(stored))
+        if self.enqueue is not None:
+            await self.enqueue(asset_id)
+        log.info("asset.import_created", extra={"asset_id": asset_id, "upload_id": upload.id})
+        return stored
 
     async def adopt(self, upload: Upload, *, timeout: int) -> DirectUpload:
         """Give an upload created through tus (``POST /files/``) a direct-upload record of its own, so

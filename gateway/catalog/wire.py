@@ -79,7 +79,8 @@ def mux_asset(asset: Asset) -> JSON:
     the master and static renditions; optional members only when set."""
     out: JSON = {
         "id": asset.id, "created_at": str(asset.created_at), "status": str(asset.status),
-        "upload_id": asset.upload_id, "ingest_type": asset.ingest_type, "master_access": asset.master_access,
+        **_set(upload_id=asset.upload_id or None),   # none for an import from a URL
+        "ingest_type": asset.ingest_type, "master_access": asset.master_access,
         "mp4_support": asset.mp4_support, "max_resolution_tier": asset.max_resolution_tier,
         "video_quality": asset.video_quality, "encoding_tier": asset.encoding_tier,
         "normalize_audio": asset.normalize_audio}
@@ -117,6 +118,32 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
+def _phase(asset: Asset, status: JSON) -> None:
+    status["phase"] = PHASES[asset.status]
+    if asset.errors is not None:
+        status["errorMessage"] = "; ".join(asset.errors.messages)
+    if asset.progress.progress > 0:
+        status["progress"] = asset.progress.progress / 100
+
+
+def livepeer_url_asset(asset: Asset) -> JSON:
+    """Livepeer's Asset for an import from a URL (``upload/url``): ``waiting`` until the worker starts on
+    it, then as an uploaded asset."""
+    if asset.livepeer is None:
+        raise ValueError(f"asset {asset.id} was not made by Livepeer's upload/url")
+    status: JSON = {"phase": "waiting"}
+    untouched = asset.status is AssetStatus.PREPARING and asset.updated is None
+    if not untouched:
+        _phase(asset, status)
+    status["updatedAt"] = _ms(asset.updated or asset.created)
+    view: JSON = {"id": asset.id, "playbackId": asset.livepeer.playback_id, "name": asset.livepeer.name,
+                  "source": {"type": "url", "url": asset.source_url or ""}, "status": status,
+                  "createdAt": _ms(asset.created)}
+    if asset.duration is not None:
+        view["videoSpec"] = {"duration": asset.duration}
+    return view
+
+
 def livepeer_asset(upload: DirectUpload, asset: Asset | None) -> JSON:
     """Livepeer's Asset for a request-upload's direct upload and, once the bytes are in, its asset.
     ``status.updatedAt`` is when the phase or progress last changed."""
@@ -126,11 +153,7 @@ def livepeer_asset(upload: DirectUpload, asset: Asset | None) -> JSON:
     status: JSON = {"phase": "waiting"}
     if asset is not None:
         updated = max(updated, asset.updated or asset.created)
-        status["phase"] = PHASES[asset.status]
-        if asset.errors is not None:
-            status["errorMessage"] = "; ".join(asset.errors.messages)
-        if asset.progress.progress > 0:
-            status["progress"] = asset.progress.progress / 100
+        _phase(asset, status)
     elif upload.status in FAILED_UPLOADS:
         status.update(phase="failed", errorMessage=f"upload {upload.status}")
     status["updatedAt"] = _ms(updated)

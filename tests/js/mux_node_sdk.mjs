@@ -4,6 +4,7 @@
 //                                 cancel one twice, retrieve an unknown id
 //   read:      uploadId           retrieve the upload and, once it has one, its asset
 //   example:                      create an upload as Mux's Node example does (one policy, a string)
+//   fromUrl:   url                create an asset from a URL, retrieve it; a file: URL is refused
 // Prints one JSON line: what the SDK returned (or the status, class and body of what it threw).
 import Mux from "@mux/mux-node";
 
@@ -61,7 +62,14 @@ async function example() {
     cors_origin: "*", new_asset_settings: { playback_policy: "public" } }));
 }
 
-const scenarios = { lifecycle, read, example };
+async function fromUrl() {
+  const created = await mux.video.assets.create({ inputs: [{ url: opts.url }], playback_policies: ["public"] });
+  const retrieved = await mux.video.assets.retrieve(created.id);
+  const refused = await attempt(() => mux.video.assets.create({ inputs: [{ url: "file:///etc/passwd" }] }));
+  return { created, retrieved, refused };
+}
+
+const scenarios = { lifecycle, read, example, fromUrl };
 try {
   console.log(JSON.stringify(await scenarios[opts.scenario]()));
 } catch (err) {

@@ -86,3 +86,27 @@ def test_mux_node_example_with_one_playback_policy(gateway_factory: Any) -> None
     assert out["ok"], out
     assert out["value"]["status"] == "waiting" and out["value"]["new_asset_settings"] == {
         "playback_policy": ["public"]}, out
+
+
+def test_assets_create_from_a_url(gateway_factory: Any, worker_factory: Any) -> None:
+    """``mux.video.assets.create({inputs: [{url}], playback_policies: ['public']})`` as Mux documents it;
+    the worker fetches the clip from a loopback source that ``ingest.allow_hosts`` lists."""
+    from tests.e2e.test_url_ingest import ThreadedSource, wait
+    from tests.ingest.conftest import SourceFile
+
+    served = ThreadedSource().start()
+    try:
+        served.source.files["clip.mp4"] = SourceFile(bytes(range(256)) * 64)
+        base = gateway_factory().url
+        worker_factory(ingest=served.allow)
+        out = mux_node(base, scenario="fromUrl", url=served.source.url("/files/clip.mp4"))
+        created, retrieved, refused = out["created"], out["retrieved"], out["refused"]
+        assert created["status"] == "preparing" and created["ingest_type"] == "on_demand_url", created
+        assert [p["policy"] for p in created["playback_ids"]] == ["public"] and "upload_id" not in created
+        assert retrieved["id"] == created["id"], retrieved
+        assert not refused["ok"] and refused["status"] == 400 and refused["name"] == "BadRequestError", refused
+        asset = wait(base, created["id"], {"ready", "errored"})
+        assert asset["status"] == "errored" and asset["errors"]["type"] == "invalid_input", asset   # not media
+        assert [h.status for h in served.source.hits] == [200]
+    finally:
+        served.stop()

@@ -111,3 +111,41 @@ def test_sdk_reads_an_upload_that_curl_completed(sdk: tuple[mux_python.ApiClient
     with pytest.raises(ApiException) as late:
         uploads.cancel_direct_upload(upload.id)
     assert late.value.status == 403, late.value.body
+
+
+def test_create_asset_from_a_url_becomes_ready(sdk: tuple[mux_python.ApiClient, str], worker_factory: Any,
+                                               tmp_path: Path) -> None:
+    """``AssetsApi.create_asset(CreateAssetRequest(input=[InputSettings(url=...)]))``, then get_asset until
+    the worker has fetched and processed the clip from a loopback source in ``ingest.allow_hosts``."""
+    import time
+
+    from tests.e2e.test_url_ingest import ThreadedSource
+    from tests.ingest.conftest import SourceFile
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x240:rate=25:duration=2", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True, timeout=120)
+    served = ThreadedSource().start()
+    try:
+        served.source.files["clip.mp4"] = SourceFile(clip.read_bytes())
+        client, _ = sdk
+        worker_factory(ingest=served.allow)
+        assets = mux_python.AssetsApi(client)
+        request = mux_python.CreateAssetRequest(
+            input=[mux_python.InputSettings(url=served.source.url("/files/clip.mp4"))],
+            playback_policies=[mux_python.PlaybackPolicy.PUBLIC], passthrough="py-url")
+        created = assets.create_asset(request).data
+        assert created.status == "preparing" and created.ingest_type == "on_demand_url", created
+        assert created.passthrough == "py-url" and created.upload_id is None, created
+        deadline, asset = time.monotonic() + 90, created
+        while asset.status == "preparing" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            asset = assets.get_asset(created.id).data
+        assert asset.status == "ready", asset
+        assert abs(asset.duration - 2.0) < 0.2 and [p.policy for p in asset.playback_ids] == ["public"]
+        with pytest.raises(ApiException) as caught:
+            assets.create_asset(mux_python.CreateAssetRequest(input=[mux_python.InputSettings(url="file:///x")]))
+        assert caught.value.status == 400
+    finally:
+        served.stop()

@@ -1,8 +1,8 @@
 """Mux's "standard input" rules per `max_resolution_tier`, and `non_standard_input_reasons` (pure).
 
-Source: Mux's "standard input specs" guide and its `non_standard_input_reasons` documentation. The 1440p
-tier uses the 2160p rules (Mux lists no separate 1440p row). H.264 and HEVC are standard codecs (Mux's current page); HEVC
-gets the tighter keyframe limits and may also be `yuv420p10le`.
+Source: Mux's "standard input specs" guide and its `non_standard_input_reasons` documentation. The
+1440p tier uses the 2160p rules (Mux lists no separate 1440p row). H.264 and HEVC are standard codecs
+(Mux's current page); HEVC gets the tighter keyframe limits and may also be `yuv420p10le`.
 
 | rule                    | 1080p tier             | 1440p / 2160p tiers  |
 |-------------------------|------------------------|----------------------|
