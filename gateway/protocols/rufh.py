@@ -100,7 +100,7 @@ class RufhProtocol:
         location = self.tus.location(upload.id)
         await self._resumption_supported(request, version, location)
         upload = await self._receive(request, version, upload, complete, length)
-        response = web.Response(status=201, headers={"Location": location})
+        response = web.Response(status=201, headers={"Location": location, **self._limits(version)})
         return self._progress(response, version, upload)
 
     # -- an upload's own URL: /files/<id> --------------------------------------------------------
@@ -139,7 +139,8 @@ class RufhProtocol:
             upload = await self._receive(request, version, upload, complete, length)
         if upload.complete:   # the resource's own answer: what its PUT gets
             return self._progress(resumable_put.progress_response(upload), version, upload)
-        response = web.Response(status=201, headers={"Location": self.tus.location(upload_id)})
+        response = web.Response(status=201, headers={"Location": self.tus.location(upload_id),
+                                                     **self._limits(version)})
         return self._progress(response, version, upload)
 
     async def _append(self, request: web.Request, version: Version, upload_id: str) -> web.StreamResponse:

@@ -90,7 +90,7 @@ async def test_incomplete_creation_then_appends(client: Client, number: int) -> 
     data = os.urandom(64_000)
     resp = await client.post("/files/", data=data[:1000], headers={**AUTH, **interop(version, False)})
     assert resp.status == 201 and not completeness(version, resp.headers)
-    assert resp.headers["Upload-Offset"] == "1000"
+    assert resp.headers["Upload-Offset"] == "1000" and "max-size=" in resp.headers["Upload-Limit"]
     location = resp.headers["Location"]
     resp = await client.patch(location, data=data[1000:30_000], headers=append_headers(version, 1000, False))
     assert resp.status == 204 and resp.headers["Upload-Offset"] == "30000"
