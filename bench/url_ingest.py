@@ -22,8 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from aiohttp import web
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -31,9 +29,23 @@ from gateway import compose  # noqa: E402
 from gateway.core.units import parse_size  # noqa: E402
 from gateway.ingest import import_url  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from tests.servers import S3_ACCESS_KEY, S3_SECRET_KEY, free_port, start_redis, start_seaweedfs  # noqa: E402
+from tests.servers import (  # noqa: E402
+    S3_ACCESS_KEY,
+    S3_SECRET_KEY,
+    free_port,
+    start_redis,
+    start_seaweedfs,
+    wait_for_port,
+)
 
 MiB = 1024 * 1024
+SOURCE_SERVER = """
+import sys
+from aiohttp import web
+app = web.Application()
+app.router.add_get("/source.bin", lambda request: web.FileResponse(sys.argv[1]))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), print=None, access_log=None)
+"""
 
 
 def _fsync(path: Path) -> None:
@@ -51,12 +63,9 @@ async def run(size: int, runs: int, backend: str) -> dict[str, list[float]]:
         with source.open("wb") as f:
             for _ in range(size // MiB):
                 f.write(os.urandom(MiB))
-        app = web.Application()
-        app.router.add_get("/source.bin", lambda request: web.FileResponse(source))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        port = free_port()   # the source server runs in a process of its own, as a real source would
+        server = subprocess.Popen([sys.executable, "-c", SOURCE_SERVER, str(source), str(port)])  # noqa: ASYNC220
+        wait_for_port(port, proc=server)
         url = f"http://127.0.0.1:{port}/source.bin"
         settings = Settings(**{
             "redis": {"url": redis_service.url, "key_prefix": "bench"},
@@ -92,7 +101,8 @@ async def run(size: int, runs: int, backend: str) -> dict[str, list[float]]:
         finally:
             await storage.close()
             await redis.aclose()
-            await runner.cleanup()
+            server.terminate()
+            server.wait(10)
             if s3 is not None:
                 s3.stop()
             redis_service.stop()

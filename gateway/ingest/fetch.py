@@ -47,7 +47,7 @@ from gateway.settings import IngestSettings
 
 log = logging.getLogger("gateway.ingest")
 
-READ_SIZE = 256 * 1024
+READ_SIZE = 1024 * 1024
 MAX_RESTARTS = 3          # a source that changes more often than this within one call is given up on
 SOURCE_FIELDS = ("src_etag", "src_last_modified")   # kept in Upload.extra (``x.<name>`` in the record)
 
