@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.schemas import LivepeerRequestUpload, LivepeerUploadUrl, parse_body
+from gateway.api.bodies import parse_body
+from gateway.api.schemas import LivepeerRequestUpload, LivepeerUploadUrl
 from gateway.auth import Authenticator
 from gateway.catalog.assets import AssetStore
 from gateway.catalog.models import LivepeerExtras

@@ -12,16 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.schemas import (
-    CreateAsset,
-    CreateUpload,
-    UpdateAsset,
-    UpdateMasterAccess,
-    parse_body,
-    query_int,
-    require_json,
-    settings_dump,
-)
+from gateway.api.bodies import parse_body, query_int, require_json
+from gateway.api.schemas import CreateAsset, CreateUpload, UpdateAsset, UpdateMasterAccess, settings_dump
 from gateway.auth import Authenticator
 from gateway.catalog import schema
 from gateway.catalog.assets import BAD_CURSOR, AssetStore, parse_cursor

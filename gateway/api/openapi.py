@@ -11,9 +11,8 @@ from typing import Any
 from aiohttp import web
 from pydantic.json_schema import models_json_schema
 
+from gateway.api.bodies import MAX_BODY, MAX_DEPTH
 from gateway.api.schemas import (
-    MAX_BODY,
-    MAX_DEPTH,
     CreateAsset,
     CreateUpload,
     LivepeerRequestUpload,

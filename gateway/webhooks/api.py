@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from redis.asyncio import Redis
 
+from gateway.api.bodies import query_int
 from gateway.api.mux import data
-from gateway.api.schemas import query_int
 from gateway.auth import Authenticator
 from gateway.state.keys import Keys
 from gateway.webhooks.store import DeliveryStore
