@@ -16,6 +16,7 @@ from gateway import compose
 from gateway.api import openapi
 from gateway.api.livepeer import LivepeerApi
 from gateway.api.mux import MuxApi
+from gateway.api.playback import PlaybackApi
 from gateway.auth import Authenticator
 from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
@@ -24,6 +25,11 @@ from gateway.catalog.uploads import DirectUploads
 from gateway.http import BACKEND_ERROR, Handler, error_middleware, on_response_prepare
 from gateway.metrics import JobTimings, Metrics
 from gateway.models import Upload
+from gateway.playback.access import PlaybackAccess
+from gateway.playback.hosts import host_routing_middleware
+from gateway.playback.images import ImageRoutes
+from gateway.playback.keys import SigningKeys
+from gateway.playback.stream import StreamRoutes
 from gateway.protocols.resource import UploadResource
 from gateway.protocols.rufh import RufhProtocol
 from gateway.protocols.tus import TusProtocol
@@ -50,6 +56,8 @@ MASTERS = web.AppKey("masters", MasterAccess)
 METRICS = web.AppKey("metrics", Metrics)
 TIMINGS = web.AppKey("timings", JobTimings)
 DRAINING = web.AppKey("draining", list[bool])
+SIGNING = web.AppKey("signing", SigningKeys)
+IMAGES = web.AppKey("images", ImageRoutes)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -71,7 +79,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[REDIS], app[STORAGE], app[SERVICE] = redis, storage, service
     app[UPLOADS], app[ASSETS], app[EVENTS], app[JOBS] = uploads, catalog.assets, catalog.events, jobs
     app[MASTERS], app[TIMINGS] = catalog.masters, catalog.timings
+    app[SIGNING] = SigningKeys(redis, keys)
+    app[IMAGES] = ImageRoutes(PlaybackAccess(catalog.assets, app[SIGNING]), storage, settings)
     yield
+    await app[IMAGES].close()
     await jobs.close()
     await storage.close()
     await redis.aclose()
@@ -154,7 +165,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[metrics_middleware, error_middleware], client_max_size=1024**2)
+    middlewares = [metrics_middleware, error_middleware]
+    if settings.playback.host_routing:
+        middlewares.append(host_routing_middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=1024**2)
     app[SETTINGS] = settings
     app[KEYS] = compose.keys(settings)
     app[METRICS] = Metrics()
@@ -178,6 +192,9 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_routes(tus.routes() + resource.routes() + mux.routes() + livepeer.routes()
                               + openapi.routes(settings.server.base_url))
         app.router.add_routes(DeliveryApi(app[REDIS], app[KEYS], auth).routes())
+        access = PlaybackAccess(app[ASSETS], app[SIGNING])
+        app.router.add_routes(StreamRoutes(access, app[STORAGE], settings).routes() + app[IMAGES].routes()
+                              + PlaybackApi(app[ASSETS], app[SIGNING], auth, settings).routes())
 
     async def on_shutdown(app: web.Application) -> None:
         app[DRAINING][0] = True

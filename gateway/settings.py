@@ -195,6 +195,24 @@ class IngestSettings(BaseModel):
         return self
 
 
+class PlaybackSettings(BaseModel):
+    """Playback of ready assets: HLS, static renditions and images under Mux's URL shapes
+    (``/stream/<playback id>.m3u8``, ``/image/<playback id>/thumbnail.jpg``; see gateway/playback)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_url: str | None = None        # base of playback URLs; default: server.public_url
+    host_routing: bool = False           # also answer stream.<domain>/<id>.m3u8 and image.<domain>/<id>/...
+    ladder: list[int] = [1080, 720, 480, 360, 270]   # rung heights, each made only below the source
+    segment_duration: float = Field(default=4.0, ge=1.0, le=10.0)   # target seconds per segment
+    render_concurrency: int = Field(default=2, ge=1)    # images rendered at once per gateway (ffmpeg runs)
+    render_queue: int = Field(default=32, ge=0)         # renders waiting for a slot; more get 503
+    render_timeout: Duration = 20.0      # one image render
+
+    def base_url(self, server: ServerSettings) -> str:
+        return (self.public_url or server.base_url).rstrip("/")
+
+
 class LogSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -219,6 +237,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     master_access: MasterAccessSettings = MasterAccessSettings()
     ingest: IngestSettings = IngestSettings()
+    playback: PlaybackSettings = PlaybackSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -36,6 +36,7 @@ from gateway.catalog.models import (
     StaticRenditions,
     check_asset,
 )
+from gateway.catalog.playback import Playback, PlaybackIndex, playback_ids_of
 from gateway.catalog.records import Guard, RecordStore, new_id
 from gateway.errors import BadRequest, InvalidTransition
 from gateway.state.keys import Keys
@@ -144,6 +145,7 @@ class AssetStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.records = RecordStore(redis, keys, "asset")
         self.redis = redis
+        self.playback_index = PlaybackIndex(redis, keys)
 
     async def create(self, asset: Asset) -> bool:
         """Store a new asset; False when one with its id exists already."""
@@ -151,6 +153,8 @@ class AssetStore:
             raise InvalidTransition(f"asset {asset.id}: an asset is created {ASSET_INITIAL}, not {asset.status}")
         fields = schema.asset_fields(asset)
         del fields["id"]
+        for playback in playback_ids_of(asset):   # before the record: an id never names a missing asset
+            await self.playback_index.add(asset.id, playback)
         return await self.records.create(asset.id, fields, asset.created)
 
     async def get(self, asset_id: str) -> Asset | None:
@@ -175,7 +179,45 @@ class AssetStore:
         return new if await self.records.write(old.id, fields, remove=removed, guard=guard) else None
 
     async def delete(self, asset_id: str) -> None:
+        asset = await self.get(asset_id)
         await self.records.delete(asset_id)
+        for playback in [] if asset is None else playback_ids_of(asset):
+            await self.playback_index.remove(playback.id)
+
+    async def playback(self, playback_id: str) -> Playback | None:
+        """The asset a playback id plays and the id's policy; None for an unknown or deleted id."""
+        asset_id = await self.playback_index.asset_of(playback_id)
+        asset = None if asset_id is None else await self.get(asset_id)
+        if asset is None:
+            return None
+        found = next((p for p in playback_ids_of(asset) if p.id == playback_id), None)
+        return None if found is None else Playback(id=found.id, policy=found.policy, asset=asset)
+
+    async def add_playback_id(self, asset: Asset, policy: str) -> tuple[Asset, PlaybackId] | None:
+        """A new playback id on ``asset`` (as read); None when the asset changed meanwhile (read it again)."""
+        playback = PlaybackId(id=new_id(24), policy=policy)
+        await self.playback_index.add(asset.id, playback)
+        changed = replace(asset, playback_ids=(*(asset.playback_ids or ()), playback))
+        written = await self._replace_ids(asset, changed)
+        if written is None:
+            await self.playback_index.remove(playback.id)
+            return None
+        return written, playback
+
+    async def remove_playback_id(self, asset: Asset, playback_id: str) -> Asset | None:
+        """``asset`` (as read) without the id; None when the asset changed meanwhile."""
+        kept = tuple(p for p in asset.playback_ids or () if p.id != playback_id)
+        written = await self._replace_ids(asset, replace(asset, playback_ids=kept or None))
+        if written is not None:
+            await self.playback_index.remove(playback_id)
+        return written
+
+    async def _replace_ids(self, old: Asset, new: Asset) -> Asset | None:
+        """Write the playback ids as a compare-and-set on the list as read (two racing adds both land)."""
+        before = None if old.playback_ids is None else [{"id": p.id, "policy": p.policy} for p in old.playback_ids]
+        fields, removed = schema.changes(schema.asset_fields(old), schema.asset_fields(new))
+        guard = Guard("playback_ids", before)
+        return new if await self.records.write(old.id, fields, remove=removed, guard=guard) else None
 
     async def page(self, *, limit: int, cursor: str | None = None,
                    page: int = 1) -> tuple[list[Asset], str | None]:

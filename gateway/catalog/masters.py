@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from gateway.catalog.assets import RENDITION_FILES, AssetStore
 from gateway.catalog.events import EventLog
 from gateway.catalog.models import Asset, AssetStatus, Master, MasterAccessSetting, MasterStatus
+from gateway.catalog.playback import asset_prefix
 from gateway.catalog.wire import mux_asset
 from gateway.settings import Settings
 from gateway.state.keys import Keys
@@ -52,8 +53,8 @@ def object_name(asset_id: str, file: str) -> str:
 
 
 async def delete_asset_files(storage: Storage, asset_id: str) -> None:
-    for file in ASSET_FILES:
-        await storage.delete_object(object_name(asset_id, file))
+    """Every object of the asset: master, grants, static renditions, HLS rungs and cached images."""
+    await storage.delete_prefix(asset_prefix(asset_id))
 
 
 def signing_key(settings: Settings) -> bytes:

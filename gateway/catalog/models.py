@@ -71,6 +71,14 @@ class FileStatus(enum.StrEnum):
     ERRORED = "errored"
 
 
+class RungStatus(enum.StrEnum):
+    """The status of one HLS rendition of an asset's ladder (workers/packaging.py)."""
+
+    PREPARING = "preparing"
+    READY = "ready"
+    ERRORED = "errored"
+
+
 class ProgressState(enum.StrEnum):
     INGESTING = "ingesting"
     TRANSCODING = "transcoding"
@@ -119,6 +127,12 @@ FILE_TRANSITIONS: Mapping[FileStatus, frozenset[FileStatus]] = {
     FileStatus.READY: _FINAL,
     FileStatus.SKIPPED: _FINAL,
     FileStatus.ERRORED: _FINAL,
+}
+
+RUNG_TRANSITIONS: Mapping[RungStatus, frozenset[RungStatus]] = {
+    RungStatus.PREPARING: frozenset({RungStatus.READY, RungStatus.ERRORED}),
+    RungStatus.READY: _FINAL,
+    RungStatus.ERRORED: _FINAL,
 }
 
 
@@ -233,6 +247,24 @@ class StaticRenditions:
 
 
 @dataclass(frozen=True)
+class Rung:
+    """One HLS rendition of the asset's ladder, stored under ``assets/<id>/hls/<name>/`` (an ``index.m3u8``
+    VOD media playlist, ``init.mp4`` and ``seg<n>.m4s`` CMAF segments; catalog/playback.py names them).
+    The ladder is planned whole (every rung ``preparing``) before the first is made; a rung's numbers are
+    filled in when it is ``ready``. ``copy``: the video stream copied from the master, not re-encoded."""
+
+    name: str                         # "1080p", "720p", ... or "audio" for an audio-only asset
+    status: RungStatus
+    width: int | None = None
+    height: int | None = None
+    bandwidth: int | None = None      # peak bits/s of a segment (the multivariant BANDWIDTH)
+    average_bandwidth: int | None = None
+    codecs: str | None = None         # RFC 6381, e.g. "avc1.64001f,mp4a.40.2"
+    frame_rate: float | None = None
+    copy: bool = False
+
+
+@dataclass(frozen=True)
 class Track:
     type: str   # video or audio
     id: str
@@ -292,6 +324,8 @@ class Asset:
     # an import from a URL (``ingest_type`` on_demand_url): the worker fetches it into ``source`` first
     source_url: str | None = None
     livepeer: LivepeerExtras | None = None   # made by Livepeer's upload/url (shown by its asset API)
+    # the HLS ladder (workers/packaging.py): planned whole, each rung preparing -> ready
+    hls: tuple[Rung, ...] | None = None
 
 
 def _status(master: Master | None) -> MasterStatus | None:
@@ -308,6 +342,15 @@ def check_asset(old: Asset, new: Asset) -> None:
         advance(ASSET_TRANSITIONS, old.status, new.status, machine=name)
     if _status(new.master) != _status(old.master):
         advance(MASTER_TRANSITIONS, _status(old.master), _status(new.master), machine=f"{name} master")
+    if old.hls is not None and new.hls is not None:
+        rungs = {rung.name: rung for rung in old.hls}
+        if [r.name for r in new.hls] != list(rungs):
+            raise InvalidTransition(f"{name}: the HLS ladder is planned once")
+        for rung in new.hls:
+            if rung.status != rungs[rung.name].status:
+                advance(RUNG_TRANSITIONS, rungs[rung.name].status, rung.status, machine=f"{name} rung {rung.name}")
+    elif old.hls is not None:
+        raise InvalidTransition(f"{name}: a planned HLS ladder stays")
     before, after = old.static_renditions, new.static_renditions
     if before is None or after is None:
         if before is not after:

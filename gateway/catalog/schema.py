@@ -24,7 +24,8 @@ Asset hash ``<p>:{<id>}:asset``:
     duration?, resolution_tier?, aspect_ratio?, max_stored_frame_rate?, tracks?,
     non_standard_input_reasons?, errors?, _source, _created, _master?, _master_size?,
     _master_grant?, _master_expires?, _updated?, _source_url? (an import from a URL),
-    _livepeer? {name, playbackId, task} (made by Livepeer's upload/url)
+    _livepeer? {name, playbackId, task} (made by Livepeer's upload/url),
+    _hls? [{name, status, width?, height?, bandwidth?, average_bandwidth?, codecs?, frame_rate?, copy?}]
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from gateway.catalog.models import (
     ProgressState,
     RenditionFile,
     RenditionsStatus,
+    Rung,
+    RungStatus,
     StaticRenditions,
     Track,
     UploadError,
@@ -182,13 +185,28 @@ def asset_fields(asset: Asset) -> Fields:
         _updated=asset.updated, _source_url=asset.source_url))
     if asset.livepeer is not None:
         fields["_livepeer"] = livepeer_json(asset.livepeer)
+    if asset.hls is not None:
+        fields["_hls"] = [rung_json(rung) for rung in asset.hls]
     return fields
+
+
+def rung_json(rung: Rung) -> Fields:
+    return {"name": rung.name, "status": str(rung.status), **_present(
+        width=rung.width, height=rung.height, bandwidth=rung.bandwidth, average_bandwidth=rung.average_bandwidth,
+        codecs=rung.codecs, frame_rate=rung.frame_rate, copy=rung.copy or None)}
+
+
+def rung_from(raw: Mapping[str, Any]) -> Rung:
+    return Rung(name=raw["name"], status=RungStatus(raw["status"]), width=raw.get("width"),
+                height=raw.get("height"), bandwidth=raw.get("bandwidth"),
+                average_bandwidth=raw.get("average_bandwidth"), codecs=raw.get("codecs"),
+                frame_rate=raw.get("frame_rate"), copy=bool(raw.get("copy", False)))
 
 
 def asset_from(raw: Mapping[str, Any]) -> Asset:
     progress, master, renditions = raw.get("progress") or {}, raw.get("master"), raw.get("static_renditions")
     ids, tracks, errors, meta = raw.get("playback_ids"), raw.get("tracks"), raw.get("errors"), raw.get("meta")
-    reasons, livepeer = raw.get("non_standard_input_reasons"), raw.get("_livepeer")
+    reasons, livepeer, hls = raw.get("non_standard_input_reasons"), raw.get("_livepeer"), raw.get("_hls")
     created_at = int(raw.get("created_at") or raw.get("_created") or 0)
     return Asset(
         id=raw["id"], status=AssetStatus(raw["status"]), created_at=created_at,
@@ -216,4 +234,5 @@ def asset_from(raw: Mapping[str, Any]) -> Asset:
         errors=None if errors is None else AssetErrors(type=errors["type"],
                                                        messages=tuple(errors.get("messages", ()))),
         master_file=raw.get("_master"), master_size=raw.get("_master_size"), updated=raw.get("_updated"),
-        source_url=raw.get("_source_url"), livepeer=None if livepeer is None else livepeer_from(livepeer))
+        source_url=raw.get("_source_url"), livepeer=None if livepeer is None else livepeer_from(livepeer),
+        hls=None if hls is None else tuple(rung_from(r) for r in hls))

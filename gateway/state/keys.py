@@ -27,6 +27,9 @@ Direct uploads, assets and their events, the Mux and Livepeer APIs:
     <p>:events                stream  every webhook event (id, type, object, data)  catalog/events.py
     <p>:{<id>}:emitted        set     event types already recorded for one object   catalog/events.py
     <p>:masters:expiry        zset    asset id -> when its master URL expires       catalog/masters.py
+    <p>:{<pid>}:playback      hash    a playback id: asset, policy                  catalog/playback.py
+    <p>:{<kid>}:signing_key   hash    a signing key: public_key (PEM), created_at    playback/keys.py
+    <p>:signing_keys          zset    signing key id -> created_at                  playback/keys.py
     <p>:metrics:jobs          hash    "<outcome>|<bucket>" -> count (job durations) metrics.py, by workers/jobs.py
 
 Webhook deliveries, all under the one tag ``{webhooks}``:
@@ -124,6 +127,16 @@ class Keys:
     @property
     def master_expiry(self) -> str:
         return f"{self.prefix}:masters:expiry"
+
+    def playback(self, playback_id: str) -> str:
+        return f"{self.prefix}:{{{playback_id}}}:playback"
+
+    def signing_key(self, key_id: str) -> str:
+        return f"{self.prefix}:{{{key_id}}}:signing_key"
+
+    @property
+    def signing_keys(self) -> str:
+        return f"{self.prefix}:signing_keys"
 
     @property
     def job_timings(self) -> str:

@@ -153,6 +153,12 @@ class FilesystemStorage:
         with contextlib.suppress(FileNotFoundError):
             await aiofiles.os.remove(self.object_path(name))
 
+    async def delete_prefix(self, prefix: str) -> None:
+        if not prefix.endswith("/") or prefix.strip("/") == "":
+            raise ValueError(f"not a folder prefix: {prefix!r}")
+        folder = self.object_path(prefix.rstrip("/"))
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+
     async def ping(self) -> None:
         probe = self.root / ".healthz"
         async with aiofiles.open(probe, "wb") as f:

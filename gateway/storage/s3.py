@@ -264,6 +264,18 @@ class S3Storage:
         with contextlib.suppress(S3Error):
             await self._call(self.client.remove_object, self.bucket, self.object_key(name))
 
+    async def delete_prefix(self, prefix: str) -> None:
+        if not prefix.endswith("/") or prefix.strip("/") == "":
+            raise ValueError(f"not a folder prefix: {prefix!r}")
+
+        def remove() -> None:
+            listed = self.client.list_objects(self.bucket, prefix=self.object_key(prefix), recursive=True)
+            doomed = (DeleteObject(o.object_name) for o in listed if o.object_name is not None)
+            for failure in self.client.remove_objects(self.bucket, doomed):
+                raise OSError(f"S3 refused to delete {failure.name}: {failure.code} {failure.message}")
+
+        await self._call(remove)
+
     async def ping(self) -> None:
         await self.ensure_bucket()
 

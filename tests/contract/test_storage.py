@@ -230,3 +230,23 @@ async def test_the_backend_declares_its_capabilities(client: TestClient[Any, Any
     assert location.startswith("http") is storage.presigned_downloads
     assert await _fetch(location) == b"bytes"
     await storage.delete_object("assets/cap/master.mp4")
+
+
+async def test_delete_prefix_removes_a_folder_of_objects_and_nothing_else(
+        client: TestClient[Any, Any], tmp_path: Any) -> None:
+    storage = service_of(client).storage
+    source = tmp_path / "seg.m4s"
+    source.write_bytes(b"segment")
+    names = [f"assets/gone/hls/720p/seg{n:05d}.m4s" for n in range(3)] + ["assets/gone/master.mp4",
+                                                                          "assets/gone/images/a.jpg"]
+    for name in [*names, "assets/gone2/master.mp4", "assets/kept/master.mp4"]:
+        await storage.put_object(name, str(source))
+    await storage.delete_prefix("assets/gone/")
+    await storage.delete_prefix("assets/gone/")   # idempotent
+    for name in names:
+        assert await storage.object_size(name) is None
+    assert await storage.object_size("assets/gone2/master.mp4") == 7   # a sibling sharing the prefix's stem
+    assert await storage.object_size("assets/kept/master.mp4") == 7
+    with pytest.raises(ValueError):
+        await storage.delete_prefix("assets/kept")   # not a folder: refused, nothing removed
+    assert await storage.object_size("assets/kept/master.mp4") == 7
