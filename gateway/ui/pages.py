@@ -1,7 +1,7 @@
 """The uploader page: ``GET /`` answers ``static/index.html``, ``GET /static/<path>`` the files next to it.
 
 What is served is fixed when the app is built: every file under ``gateway/ui/static`` with a known
-extension is read into memory once (about 150 KB) and looked up by its exact relative path, so no
+extension is read into memory once (about 550 KB, hls.js included) and looked up by its exact relative path, so no
 request path ever reaches the filesystem and ``..``, encoded or not, can only miss (404). Neither route
 needs a token; the page asks for one and calls the JSON API with it.
 
@@ -64,7 +64,7 @@ def origin_of(url: str) -> str:
 def security_headers(upload_origin: str) -> dict[str, str]:
     """The headers on every page response; ``upload_origin`` is where the gateway's upload URLs point."""
     connect = "'self'" if not upload_origin else f"'self' {upload_origin}"
-    policy = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    policy = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self' blob:; "
               f"connect-src {connect}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
     return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}

@@ -3,6 +3,7 @@
 // polling does not move focus or selection.
 
 import { formatDuration } from "./format.js";
+import { playbackNode } from "./player.js";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -103,6 +104,7 @@ function renderAsset(asset, highlighted) {
       fact("Frame rate", frameRate(asset), "frame-rate"),
       fact("Created", created(asset), "created"),
       fact("Asset id", el("code", {}, String(asset.id)), "asset-id")),
+    playbackNode(asset),
     errors(asset),
     reasons(asset),
     downloads(asset));
