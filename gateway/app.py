@@ -63,6 +63,7 @@ IMAGES = web.AppKey("images", ImageRoutes)
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings, keys = app[SETTINGS], app[KEYS]
     redis = compose.redis(settings.redis)
+    await compose.warm_up(redis)
     storage = compose.storage(settings)
     with contextlib.suppress(Exception):  # the backend may come up later; /healthz reports it meanwhile
         await storage.prepare()

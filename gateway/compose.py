@@ -7,9 +7,11 @@ disagree about a key name or a backend. Nothing here imports the web application
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
@@ -33,10 +35,34 @@ def keys(settings: Settings) -> Keys:
 
 def redis(settings: RedisSettings, *, socket_timeout: float = 10) -> Redis:
     """A client on a blocking pool: under a burst, callers wait for a connection instead of failing. The
-    client owns the pool: ``aclose()`` closes its connections."""
-    pool = BlockingConnectionPool.from_url(settings.url, max_connections=settings.max_connections, timeout=10,
+    client owns the pool: ``aclose()`` closes its connections.
+
+    With a Redis Cluster (``redis+cluster://`` or ``redis.cluster``) redis-py's cluster client: it routes
+    each command by its key's slot and follows MOVED/ASK replies during a slot migration. Every script and
+    MULTI of ours touches one hash tag (gateway/state/keys.py), so each runs on one node. Its per-node pool
+    is left unbounded: at its limit the async cluster client fails at once (``MaxConnectionsError``, redis-py
+    #3135) and re-reads the topology, which breaks commands in flight; a burst of 300 creations did that
+    with 256 (tests/integration/test_tus_protocol.py under UPGW_TEST_REDIS=cluster). For the same reason a
+    MOVED reply only patches the slot it names (``reinitialize_steps=0``): the default re-read the whole
+    topology every 5th MOVED, closing nodes under commands in flight, and a slot migration during uploads
+    answered 500s (tests/integration/test_redis_cluster.py)."""
+    if settings.is_cluster:
+        cluster: Redis = RedisCluster.from_url(settings.plain_url, socket_timeout=socket_timeout,
+                                               health_check_interval=30, reinitialize_steps=0)
+        return cluster
+    pool = BlockingConnectionPool.from_url(settings.plain_url, max_connections=settings.max_connections, timeout=10,
                                            socket_timeout=socket_timeout, health_check_interval=30)
     return Redis.from_pool(pool)
+
+
+async def warm_up(redis: Redis) -> None:
+    """Learn a cluster's topology before serving: redis-py's async cluster client, first used by hundreds
+    of commands at once, initialises once per command and closes connections others are using (5 of 300
+    failed with ``'NoneType' object has no attribute 'writelines'``). Initialised first, none did. A
+    plain client needs nothing. Redis down: left to the first command (``/healthz`` reports it)."""
+    if isinstance(redis, RedisCluster):
+        with contextlib.suppress(Exception):
+            await redis.initialize()
 
 
 def storage(settings: Settings) -> Storage:
@@ -61,7 +87,7 @@ def service(settings: Settings, redis: Redis, storage: Storage, keys: Keys) -> U
 
 def jobs(settings: Settings, keys: Keys) -> JobQueue:
     """The asset queue (not yet connected: ``await jobs.connect()``)."""
-    return JobQueue(settings.redis.url, keys, settings.jobs)
+    return JobQueue(settings.queue_redis_url, keys, settings.jobs)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -46,9 +47,22 @@ class ServerSettings(BaseModel):
 class RedisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # redis://, rediss://, unix://; redis+cluster:// (or rediss+cluster://, or ``cluster: true``) names any
+    # node of a Redis Cluster: redis-py's cluster client learns the others and follows slot moves.
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "upgw"
-    max_connections: int = Field(default=256, ge=4, le=10000)   # per process; requests wait for one beyond it
+    max_connections: int = Field(default=256, ge=4, le=10000)   # per process (per node in a cluster)
+    cluster: bool = False
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.cluster or urlsplit(self.url).scheme.endswith("+cluster")
+
+    @property
+    def plain_url(self) -> str:
+        """``url`` with the ``+cluster`` marker taken off its scheme (what redis-py parses)."""
+        scheme, sep, rest = self.url.partition("://")
+        return f"{scheme.removesuffix('+cluster')}{sep}{rest}"
 
 
 class FilesystemSettings(BaseModel):
@@ -130,6 +144,10 @@ class DirectUploadSettings(BaseModel):
 
 class JobSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    # The job queue's Redis (saq): default ``redis.url``. saq does not speak Redis Cluster, so with a
+    # cluster it must name a plain Redis (or a Sentinel-managed one) of its own.
+    redis_url: str | None = None
     timeout: Duration = 3600.0          # one job's time limit (probe + standardise)
     heartbeat: Duration = 60.0          # a job not heard from for this long is retried elsewhere
     retries: int = Field(default=5, ge=1, le=100)
@@ -238,6 +256,18 @@ class Settings(BaseSettings):
     master_access: MasterAccessSettings = MasterAccessSettings()
     ingest: IngestSettings = IngestSettings()
     playback: PlaybackSettings = PlaybackSettings()
+
+    @model_validator(mode="after")
+    def _queue_redis(self) -> Settings:
+        queue = self.jobs.redis_url
+        if self.redis.is_cluster and (queue is None or RedisSettings(url=queue).is_cluster):
+            raise ValueError("jobs.redis_url must name a plain (non-cluster) Redis when redis.url is a Redis "
+                             "Cluster: the job queue (saq) does not speak Cluster")
+        return self
+
+    @property
+    def queue_redis_url(self) -> str:
+        return self.jobs.redis_url or self.redis.url
 
     @classmethod
     def settings_customise_sources(

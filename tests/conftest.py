@@ -25,10 +25,12 @@ from gateway.settings import Settings, load_settings
 from tests.servers import (
     S3_ACCESS_KEY,
     S3_SECRET_KEY,
+    RedisClusterService,
     RedisService,
     S3Service,
     free_port,
     start_redis,
+    start_redis_cluster,
     start_seaweedfs,
     wait_for_port,
 )
@@ -44,6 +46,18 @@ def redis_service() -> Iterator[RedisService]:
     service = start_redis()
     yield service
     service.stop()
+
+
+# ``UPGW_TEST_REDIS=cluster``: the gateway and workers keep their state in a 3-primary Redis Cluster (the
+# job queue stays on the plain ``redis_service``, as ``jobs.redis_url`` must with a cluster).
+REDIS_MODE = os.environ.get("UPGW_TEST_REDIS", "plain")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterService]:
+    cluster = start_redis_cluster()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +98,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 def settings_data(tmp_path: Path, redis_service: RedisService, backend: str,
                   request: pytest.FixtureRequest) -> dict[str, Any]:
     s3 = request.getfixturevalue("s3_service") if backend == "s3" else None
-    return make_settings(tmp_path, redis_service, backend, s3)
+    data = make_settings(tmp_path, redis_service, backend, s3)
+    if REDIS_MODE == "cluster":
+        data["redis"]["url"] = request.getfixturevalue("redis_cluster").url
+        data["jobs"]["redis_url"] = redis_service.url
+    return data
 
 
 class _Server(TestServer):
@@ -244,3 +262,22 @@ def settings_from(data: dict[str, Any]) -> Settings:
 
 
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+
+
+def state_redis(settings: dict[str, Any]) -> Any:
+    """A synchronous client on the Redis holding the gateway's state (a cluster client under
+    ``UPGW_TEST_REDIS=cluster``), for tests that look at keys directly."""
+    import redis as redis_sync
+    from redis.cluster import RedisCluster
+
+    parsed = Settings(**settings).redis
+    if parsed.is_cluster:
+        return RedisCluster.from_url(parsed.plain_url)
+    return redis_sync.Redis.from_url(parsed.plain_url)
+
+
+def queue_redis(settings: dict[str, Any]) -> Any:
+    """A synchronous client on the job queue's Redis (``jobs.redis_url``, else ``redis.url``)."""
+    import redis as redis_sync
+
+    return redis_sync.Redis.from_url(Settings(**settings).queue_redis_url)

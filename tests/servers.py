@@ -103,6 +103,61 @@ def start_redis() -> RedisService:
 
 
 @dataclass
+class RedisClusterService:
+    """A Redis Cluster of ``redis-server`` processes (primaries only, slots split evenly by
+    ``redis-cli --cluster create``), each in cluster mode on its own free port."""
+
+    nodes: list[RedisService]
+
+    @property
+    def url(self) -> str:
+        """The gateway's URL for it: any node is a seed; the client learns the others."""
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
+
+    def cli(self, *args: str, timeout: float = 120) -> str:
+        done = subprocess.run([_which("redis-cli"), *args], capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0 or "[ERR]" in done.stdout:
+            raise RuntimeError(f"redis-cli {' '.join(args)} failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+        return done.stdout
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def start_redis_cluster(primaries: int = 3) -> RedisClusterService:
+    nodes: list[RedisService] = []
+    for _ in range(primaries):
+        workdir = Path(tempfile.mkdtemp(prefix="upgw-redis-cluster-"))
+        port = free_port(also_free=(10000,))   # the cluster bus listens on port + 10000
+        proc = subprocess.Popen(
+            [_which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(workdir), "--logfile", str(workdir / "redis.log"),
+             "--cluster-enabled", "yes", "--cluster-config-file", str(workdir / "nodes.conf"),
+             "--cluster-node-timeout", "2000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port, proc=proc)
+        nodes.append(RedisService(proc=proc, workdir=workdir, port=port))
+    cluster = RedisClusterService(nodes)
+    try:
+        cluster.cli("--cluster", "create", *(f"127.0.0.1:{p}" for p in cluster.ports), "--cluster-replicas", "0",
+                    "--cluster-yes")
+        deadline = time.monotonic() + 30
+        while "cluster_state:ok" not in cluster.cli("-p", str(cluster.ports[0]), "cluster", "info"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+            time.sleep(0.1)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+@dataclass
 class S3Service(Service):
     port: int
     args: list[str] = field(default_factory=list)

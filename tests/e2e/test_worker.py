@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from tusclient import client as tus_client
 
 from gateway.state.keys import Keys
-from tests.conftest import AUTH
+from tests.conftest import AUTH, queue_redis, state_redis
 from tests.servers import start_seaweedfs
 
 FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
@@ -72,7 +71,7 @@ def wait_asset(base: str, upload_id: str, until: set[str], timeout: float = 90,
 
 
 def events(settings: dict[str, Any], object_id: str) -> list[str]:
-    client = redis.Redis.from_url(settings["redis"]["url"])
+    client = state_redis(settings)
     entries = client.xrange(f"{settings['redis']['key_prefix']}:events")
     return [f[b"type"].decode() for _, f in entries if f[b"object_id"].decode() == object_id]
 
@@ -201,7 +200,7 @@ def test_storage_down_during_a_job_is_retried_not_an_error(
         asset_id = api(gateway.url, "GET", f"/video/v1/uploads/{upload['id']}")["data"]["asset_id"]
         private.halt()
         worker_factory()
-        client = redis.Redis.from_url(settings_data["redis"]["url"])
+        client = queue_redis(settings_data)
         job_key = f"saq:job:{Keys(settings_data['redis']['key_prefix']).queue}:asset-{asset_id}"
 
         def attempts() -> int:   # saq keeps each job as JSON under this key
