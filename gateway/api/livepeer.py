@@ -78,7 +78,7 @@ class LivepeerApi:
         self.auth.check(request, "assets:read")
         asset_id = request.match_info["id"]
         imported = await self.assets.get(asset_id)
-        if imported is not None and imported.livepeer is not None:   # made by upload/url
+        if imported is not None and imported.livepeer is not None and imported.source_url is not None:   # upload/url
             return web.json_response(livepeer_url_asset(imported))
         upload_id = await self.uploads.redis.get(self.uploads.keys.livepeer(asset_id))
         if upload_id is None:

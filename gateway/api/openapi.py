@@ -14,6 +14,7 @@ from pydantic.json_schema import models_json_schema
 from gateway.api.bodies import MAX_BODY, MAX_DEPTH
 from gateway.api.schemas import (
     CreateAsset,
+    CreatePlaybackId,
     CreateUpload,
     LivepeerRequestUpload,
     LivepeerUploadUrl,
@@ -81,6 +82,23 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "status": {"type": "object", "required": ["phase"], "properties": {
             "phase": {"enum": ["waiting", "uploading", "processing", "ready", "failed"]}}}}},
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+    "PlaybackId": {"type": "object", "required": ["id", "policy"], "properties": {
+        "id": {"type": "string"}, "policy": {"enum": ["public", "signed"]}}},
+    "PlaybackIdObject": {"type": "object", "required": ["id", "policy", "object"], "properties": {
+        "id": {"type": "string"}, "policy": {"enum": ["public", "signed"]},
+        "object": {"type": "object", "required": ["type", "id"], "properties": {
+            "type": {"const": "asset"}, "id": {"type": "string"}}}}},
+    "SigningKey": {"type": "object", "required": ["id", "created_at"], "properties": {
+        "id": {"type": "string"}, "created_at": {"type": "string", "pattern": "^[0-9]+$"},
+        "private_key": {"type": "string", "description": "base64 of the PEM (PKCS#1) RSA private key: "
+                                                         "only in the answer that created the key"}}},
+    "LivepeerPlaybackInfo": {"type": "object", "required": ["type", "meta"], "properties": {
+        "type": {"const": "vod"}, "meta": {"type": "object", "required": ["source"], "properties": {
+            "playbackPolicy": {"type": ["object", "null"]},
+            "source": {"type": "array", "items": {"type": "object", "required": ["hrn", "type", "url"],
+                                                  "properties": {"hrn": {"type": "string"},
+                                                                 "type": {"type": "string"},
+                                                                 "url": {"type": "string"}}}}}}}},
 }
 
 
@@ -92,10 +110,16 @@ SCOPES = {
     "list-assets": "assets:read", "get-asset": "assets:read", "livepeer-get-asset": "assets:read",
     "delete-asset": "assets:write", "update-asset": "assets:write", "update-asset-master-access": "assets:write",
     "list-webhook-deliveries": "webhooks:read",
+    "create-asset-playback-id": "assets:write", "get-asset-playback-id": "assets:read",
+    "delete-asset-playback-id": "assets:write", "get-playback-id": "assets:read",
+    "livepeer-get-playback-info": "assets:read",
+    **{f"{prefix}{operation}": scope for prefix in ("", "system-") for operation, scope in (
+        ("create-signing-key", "assets:write"), ("list-signing-keys", "assets:read"),
+        ("get-signing-key", "assets:read"), ("delete-signing-key", "assets:write"))},
 }
 DESCRIPTION = (
-    "Mux-compatible direct uploads and assets (also from a URL), and Livepeer's request-upload and "
-    "upload/url.\n\n"
+    "Mux-compatible direct uploads and assets (also from a URL), playback ids and signing keys, and "
+    "Livepeer's request-upload, upload/url and playback info.\n\n"
     "Authenticate with HTTP Basic `id:secret` or `Bearer secret`: 401 without valid credentials, 403 when "
     "the token lacks the operation's scope (`x-token-scope`). Request bodies must be `application/json` "
     f"(UTF-8; 415 otherwise), at most {MAX_BODY // 1024} KiB (413) and nested at most {MAX_DEPTH} deep (400).")
@@ -110,8 +134,46 @@ def _operation(paths: dict[str, Any], operation_id: str) -> dict[str, Any]:
     raise KeyError(operation_id)
 
 
+def _playback_paths(body: dict[str, Any]) -> dict[str, Any]:
+    """Playback ids, signing keys (under /video/v1 and /system/v1) and Livepeer's playback info."""
+    pid = [*ID, {"name": "pid", "in": "path", "required": True, "schema": {"type": "string"}}]
+    kid = [{"name": "kid", "in": "path", "required": True, "schema": {"type": "string"}}]
+    playback, key, deleted = _ref("PlaybackId"), _ref("SigningKey"), {"204": {"description": "Deleted"}, **ERRORS}
+    paths: dict[str, Any] = {
+        "/video/v1/assets/{id}/playback-ids": {"post": {
+            "operationId": "create-asset-playback-id", "parameters": ID, "requestBody": body["CreatePlaybackId"],
+            "responses": {"201": _json("Created", _data(playback)), **ERRORS}}},
+        "/video/v1/assets/{id}/playback-ids/{pid}": {
+            "get": {"operationId": "get-asset-playback-id", "parameters": pid,
+                    "responses": {"200": _json("The playback id", _data(playback)), **ERRORS}},
+            "delete": {"operationId": "delete-asset-playback-id", "parameters": pid, "responses": deleted}},
+        "/video/v1/playback-ids/{pid}": {"get": {
+            "operationId": "get-playback-id", "parameters": pid[1:],
+            "responses": {"200": _json("The playback id and its asset", _data(_ref("PlaybackIdObject"))),
+                          **ERRORS}}},
+        "/api/playback/{pid}": {"get": {
+            "operationId": "livepeer-get-playback-info", "parameters": pid[1:],
+            "description": "Where a ready asset plays: HLS, the MP4 once made, thumbnails (412 while it "
+                           "prepares).",
+            "responses": {"200": _json("Playback info", _ref("LivepeerPlaybackInfo")), **ERRORS}}},
+    }
+    for base, prefix in (("/video/v1/signing-keys", ""), ("/system/v1/signing-keys", "system-")):
+        paths[base] = {
+            "post": {"operationId": f"{prefix}create-signing-key",
+                     "responses": {"201": _json("Created (the only answer with private_key)", _data(key)),
+                                   **ERRORS}},
+            "get": {"operationId": f"{prefix}list-signing-keys", "parameters": PAGING,
+                    "responses": {"200": _json("A page", _data({"type": "array", "items": key})), **ERRORS}}}
+        paths[base + "/{kid}"] = {
+            "get": {"operationId": f"{prefix}get-signing-key", "parameters": kid,
+                    "responses": {"200": _json("The signing key", _data(key)), **ERRORS}},
+            "delete": {"operationId": f"{prefix}delete-signing-key", "parameters": kid, "responses": deleted}}
+    return paths
+
+
 def build_spec(base_url: str) -> dict[str, Any]:
-    models = (CreateUpload, CreateAsset, UpdateAsset, UpdateMasterAccess, LivepeerRequestUpload, LivepeerUploadUrl)
+    models = (CreateUpload, CreateAsset, UpdateAsset, UpdateMasterAccess, LivepeerRequestUpload, LivepeerUploadUrl,
+              CreatePlaybackId)
     _, request_schemas = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     body = {m.__name__: {"required": True, "content": {"application/json": {"schema": _ref(m.__name__)}}}
             for m in models}
@@ -188,6 +250,7 @@ def build_spec(base_url: str) -> dict[str, Any]:
         "/readyz": {"get": {"operationId": "readyz", "security": [],
                             "responses": {"200": _json("Ready", _ref("Health")),
                                           "503": _json("Not ready", _ref("Health"))}}},
+        **_playback_paths(body),
     }
     for operation_id, scope in SCOPES.items():
         _operation(paths, operation_id)["x-token-scope"] = scope

@@ -56,9 +56,20 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-_POLICY_SCHEMA = {"enum": ["public", "signed", "drm"]}
+DRM_REFUSED = "drm playback ids are not supported: this gateway has no DRM (use public or signed)"
+
+
+def _no_drm(policy: Policy) -> Policy:
+    if policy == "drm":
+        raise PydanticCustomError("drm", DRM_REFUSED)
+    return policy
+
+
+# Mux's policies; ``drm`` is known but refused (400, DRM_REFUSED), so the schema lists the other two
+_POLICY_SCHEMA = {"enum": ["public", "signed"]}
+OfferedPolicy = Annotated[Policy, AfterValidator(_no_drm), WithJsonSchema(_POLICY_SCHEMA, mode="validation")]
 # one policy or a list of them; stored, and echoed in ``new_asset_settings``, as a list
-Policies = Annotated[list[Policy], BeforeValidator(_one_or_many), WithJsonSchema(
+Policies = Annotated[list[OfferedPolicy], BeforeValidator(_one_or_many), WithJsonSchema(
     {"anyOf": [_POLICY_SCHEMA, {"type": "array", "items": _POLICY_SCHEMA}]}, mode="validation")]
 
 
@@ -206,6 +217,12 @@ class UpdateAsset(_Strict):
 
 class UpdateMasterAccess(_Strict):
     master_access: Literal["temporary", "none"]
+
+
+class CreatePlaybackId(_Strict):
+    """Mux's ``POST /video/v1/assets/{ASSET_ID}/playback-ids``."""
+
+    policy: OfferedPolicy
 
 
 class LivepeerRequestUpload(BaseModel):

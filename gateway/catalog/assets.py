@@ -72,7 +72,7 @@ def initial_asset(upload: DirectUpload, *, title: str | None = None, now: float 
     """The Asset of ``upload`` the moment its last byte lands (status ``preparing``). ``title`` becomes
     ``meta.title`` unless the upload's ``new_asset_settings`` set one."""
     return new_asset(upload.asset_id, upload.new_asset_settings, source=upload.storage_upload,
-                     upload_id=upload.id, test=upload.test, title=title, now=now)
+                     upload_id=upload.id, test=upload.test, title=title, now=now, livepeer=upload.livepeer)
 
 
 def new_asset(asset_id: str, settings: Mapping[str, Any], *, source: str, upload_id: str = "", test: bool = False,

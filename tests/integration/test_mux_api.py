@@ -345,6 +345,11 @@ async def test_livepeer_request_upload(client: Client) -> None:
     assert (await resp.json())["status"]["phase"] == "processing"
     resp = await client.get(f"/video/v1/assets/{asset['id']}", headers=AUTH)
     assert (await resp.json())["data"]["meta"] == {"title": "holiday.mp4"}
+    # its playbackId names the asset for playback (412 while it prepares, not an unknown id's 404)
+    resp = await client.get(f"/api/playback/{asset['playbackId']}", headers=AUTH)
+    assert resp.status == 412, await resp.text()
+    resp = await client.get(f"/api/asset/{asset['id']}", headers=AUTH)
+    assert (await resp.json())["source"] == {"type": "directUpload"}
 
 
 async def test_livepeer_errors(client: Client) -> None:
