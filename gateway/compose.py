@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import Sentinel
+from saq.queue.redis import RedisQueue
 
 from gateway.catalog.assets import AssetStore
 from gateway.catalog.events import EventLog
@@ -24,6 +27,7 @@ from gateway.settings import RedisSettings, Settings
 from gateway.state.keys import Keys
 from gateway.state.lock import Locker
 from gateway.state.redis import RedisState
+from gateway.state.replicas import ReplicaAcks
 from gateway.storage.base import Storage
 from gateway.storage.filesystem import FilesystemStorage
 from gateway.storage.s3 import S3Storage
@@ -46,6 +50,14 @@ def redis(settings: RedisSettings, *, socket_timeout: float = 10) -> Redis:
     MOVED reply only patches the slot it names (``reinitialize_steps=0``): the default re-read the whole
     topology every 5th MOVED, closing nodes under commands in flight, and a slot migration during uploads
     answered 500s (tests/integration/test_redis_cluster.py)."""
+    if settings.sentinel is not None:   # each new connection asks the sentinels where the primary is now
+        given = settings.sentinel
+        password = urlsplit(settings.url).password if settings.url.startswith("redis+sentinel") else None
+        watchers = Sentinel(given.addresses(), socket_timeout=socket_timeout, sentinel_kwargs={
+            "socket_timeout": 2, "password": given.password.get_secret_value() if given.password else None})
+        primary: Redis = watchers.master_for(given.master_name, socket_timeout=socket_timeout, password=password,
+                                             db=settings.sentinel_db, health_check_interval=30)
+        return primary
     if settings.is_cluster:
         cluster: Redis = RedisCluster.from_url(settings.plain_url, socket_timeout=socket_timeout,
                                                health_check_interval=30, reinitialize_steps=0)
@@ -72,8 +84,12 @@ def storage(settings: Settings) -> Storage:
     return FilesystemStorage(settings.storage.filesystem.root)
 
 
-def state(redis: Redis, keys: Keys) -> RedisState:
-    return RedisState(redis, keys)
+def state(redis: Redis, keys: Keys, settings: RedisSettings | None = None) -> RedisState:
+    """Upload state; with ``settings``, offsets wait for ``redis.replica_acks`` replicas (state/replicas.py)."""
+    if settings is None:
+        return RedisState(redis, keys)
+    acks = ReplicaAcks(redis, settings.replica_acks, settings.replica_ack_timeout, enabled=not settings.is_cluster)
+    return RedisState(redis, keys, acks)
 
 
 def locker(redis: Redis, keys: Keys) -> Locker:
@@ -81,13 +97,19 @@ def locker(redis: Redis, keys: Keys) -> Locker:
 
 
 def service(settings: Settings, redis: Redis, storage: Storage, keys: Keys) -> UploadService:
-    return UploadService(state(redis, keys), locker(redis, keys), storage, settings.uploads,
+    return UploadService(state(redis, keys, settings.redis), locker(redis, keys), storage, settings.uploads,
                          preferred_part_size=storage.preferred_part_size)
 
 
 def jobs(settings: Settings, keys: Keys) -> JobQueue:
-    """The asset queue (not yet connected: ``await jobs.connect()``)."""
-    return JobQueue(settings.queue_redis_url, keys, settings.jobs)
+    """The asset queue (not yet connected: ``await jobs.connect()``) on ``jobs.redis_url`` (default
+    ``redis.url``); behind Sentinel, saq is handed a client on the current primary."""
+    where = RedisSettings(url=settings.queue_redis_url)
+    if settings.jobs.redis_url is None and settings.redis.sentinel is not None:
+        where = settings.redis
+    if where.sentinel is not None:
+        return JobQueue(RedisQueue(redis(where), name=keys.queue), keys, settings.jobs)
+    return JobQueue(RedisQueue.from_url(where.plain_url, name=keys.queue), keys, settings.jobs)
 
 
 @dataclass(frozen=True)

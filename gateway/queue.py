@@ -21,8 +21,8 @@ PROCESS_ASSET = "process_asset"
 
 
 class JobQueue:
-    def __init__(self, redis_url: str, keys: Keys, settings: JobSettings) -> None:
-        self.queue = RedisQueue.from_url(redis_url, name=keys.queue)
+    def __init__(self, queue: RedisQueue, keys: Keys, settings: JobSettings) -> None:
+        self.queue = queue
         self.settings = settings
         self.keys = keys
 

@@ -44,6 +44,23 @@ class ServerSettings(BaseModel):
         return self.public_url.rstrip("/")
 
 
+class SentinelSettings(BaseModel):
+    """A Redis primary found through Redis Sentinel: the sentinels' addresses and the name they watch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    master_name: str
+    sentinels: list[str] = Field(min_length=1)   # "host:port"
+    password: SecretStr | None = None            # the sentinels' own password, if they have one
+
+    def addresses(self) -> list[tuple[str, int]]:
+        out = []
+        for entry in self.sentinels:
+            host, _, port = entry.rpartition(":")
+            out.append((host.strip("[]") or entry, int(port or 26379)))
+        return out
+
+
 class RedisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +70,29 @@ class RedisSettings(BaseModel):
     key_prefix: str = "upgw"
     max_connections: int = Field(default=256, ge=4, le=10000)   # per process (per node in a cluster)
     cluster: bool = False
+    # redis+sentinel://host:port,host:port/<master name>[/<db>] is the same as this:
+    sentinel: SentinelSettings | None = None
+    # Replicas that must hold an upload's new offset before it is acknowledged (WAIT n): none means one
+    # when the primary has replicas, else none (looked up every 10 s). 0 turns it off.
+    replica_acks: int | None = Field(default=None, ge=0, le=16)
+    replica_ack_timeout: Duration = 2.0
+
+    @model_validator(mode="after")
+    def _sentinel_url(self) -> RedisSettings:
+        parts = urlsplit(self.url)
+        if not parts.scheme.endswith("+sentinel"):
+            return self
+        path = [p for p in parts.path.split("/") if p]
+        if not path:
+            raise ValueError("a redis+sentinel:// URL names the primary: redis+sentinel://host:port,.../<name>")
+        hosts = parts.netloc.rpartition("@")[2]
+        self.sentinel = SentinelSettings(master_name=path[0], sentinels=hosts.split(","))
+        return self
+
+    @property
+    def sentinel_db(self) -> int:
+        path = [p for p in urlsplit(self.url).path.split("/") if p]
+        return int(path[1]) if self.sentinel is not None and len(path) > 1 else 0
 
     @property
     def is_cluster(self) -> bool:

@@ -158,6 +158,76 @@ def start_redis_cluster(primaries: int = 3) -> RedisClusterService:
 
 
 @dataclass
+class RedisSentinelService:
+    """One primary, one replica and three sentinels watching them (``master_name``), each a
+    ``redis-server`` process on its own free port; a sentinel quorum of 2, a primary down after 1 s."""
+
+    primary: RedisService
+    replica: RedisService
+    sentinels: list[RedisService]
+    master_name: str = "upgw"
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.master_name}"
+
+    def current_primary_port(self) -> int:
+        done = subprocess.run([_which("redis-cli"), "-p", str(self.sentinels[0].port), "sentinel",
+                               "get-master-addr-by-name", self.master_name], capture_output=True, text=True,
+                              timeout=10)
+        return int(done.stdout.split()[1])
+
+    def stop(self) -> None:
+        for service in [*self.sentinels, self.replica, self.primary]:
+            service.stop()
+
+
+def _redis_process(*args: str) -> RedisService:
+    workdir = Path(tempfile.mkdtemp(prefix="upgw-redis-"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [_which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir), "--logfile", str(workdir / "redis.log"), *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc=proc)
+    return RedisService(proc=proc, workdir=workdir, port=port)
+
+
+def start_redis_sentinel(master_name: str = "upgw") -> RedisSentinelService:
+    primary = _redis_process()
+    replica = _redis_process("--replicaof", "127.0.0.1", str(primary.port))
+    sentinels: list[RedisService] = []
+    for _ in range(3):
+        workdir = Path(tempfile.mkdtemp(prefix="upgw-sentinel-"))
+        port = free_port()
+        config = workdir / "sentinel.conf"
+        config.write_text(f"port {port}\nbind 127.0.0.1\ndir {workdir}\nlogfile {workdir / 'sentinel.log'}\n"
+                          f"sentinel monitor {master_name} 127.0.0.1 {primary.port} 2\n"
+                          f"sentinel down-after-milliseconds {master_name} 1000\n"
+                          f"sentinel failover-timeout {master_name} 5000\n"
+                          f"sentinel parallel-syncs {master_name} 1\n")
+        proc = subprocess.Popen([_which("redis-server"), str(config), "--sentinel"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port, proc=proc)
+        sentinels.append(RedisService(proc=proc, workdir=workdir, port=port))
+    service = RedisSentinelService(primary, replica, sentinels, master_name)
+    deadline = time.monotonic() + 30
+    while True:   # until the replica is in sync and every sentinel knows the others
+        info = subprocess.run([_which("redis-cli"), "-p", str(primary.port), "info", "replication"],
+                              capture_output=True, text=True, timeout=10).stdout
+        known = subprocess.run([_which("redis-cli"), "-p", str(sentinels[0].port), "sentinel", "master",
+                                master_name], capture_output=True, text=True, timeout=10).stdout.split()
+        peers = int(known[known.index("num-other-sentinels") + 1]) if "num-other-sentinels" in known else 0
+        if "connected_slaves:1" in info and "state=online" in info and peers == 2:
+            return service
+        if time.monotonic() > deadline:
+            service.stop()
+            raise RuntimeError("the sentinels and the replica did not come up")
+        time.sleep(0.2)
+
+
+@dataclass
 class S3Service(Service):
     port: int
     args: list[str] = field(default_factory=list)

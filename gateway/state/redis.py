@@ -20,10 +20,11 @@ from collections.abc import Mapping
 
 from redis.asyncio import Redis
 
-from gateway.errors import Conflict, Locked
+from gateway.errors import Conflict, Locked, StateUnavailable
 from gateway.models import Commit, ConcatKind, Part, Segment, Upload, UploadState
 from gateway.state.errors import maps_redis_errors
 from gateway.state.keys import TOMBSTONE_TTL_S, Keys
+from gateway.state.replicas import ReplicaAcks
 
 _COMMIT = """
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {-1, ''} end
@@ -90,9 +91,10 @@ def _decode(raw: Mapping[bytes | str, bytes | str]) -> Upload:
 
 @maps_redis_errors
 class RedisState:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, acks: ReplicaAcks | None = None) -> None:
         self.redis = redis
         self.keys = keys
+        self.acks = acks
         self._commit = redis.register_script(_COMMIT)
         self._set_if = redis.register_script(_SET_IF)
 
@@ -121,7 +123,17 @@ class RedisState:
             args += [f"s.{key}", value]
         keys = [self.keys.upload(upload_id), self.keys.parts(upload_id),
                 self.keys.segments(upload_id), self.keys.lock(upload_id)]
-        code, current = await self._commit(keys=keys, args=args)
+        replicas = 0 if self.acks is None else await self.acks.needed()
+        if replicas == 0:
+            code, current = await self._commit(keys=keys, args=args)
+        else:   # WAIT on the commit's own connection: see state/replicas.py
+            async with self.redis.pipeline(transaction=False) as pipe:
+                await self._commit(keys=keys, args=args, client=pipe)
+                pipe.execute_command("WAIT", replicas, self.acks.timeout_ms if self.acks else 0)
+                (code, current), acked = await pipe.execute()
+            if code == 0 and int(acked) < replicas:
+                raise StateUnavailable("the new offset did not reach a replica in time; ask for the offset and "
+                                       "resume", headers={"Retry-After": "1"})
         if code == -1:
             raise Locked("another request took over this upload")
         if code == -2:
