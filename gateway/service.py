@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
+from gateway.backpressure import WriteGate
 from gateway.body import BodySource
 from gateway.core import rules
 from gateway.core.checksum import Checksum
@@ -42,6 +43,8 @@ def new_upload_id() -> str:
 class UploadService:
     def __init__(self, state: UploadStore, locker: UploadLocks, storage: Storage, settings: UploadSettings,
                  *, preferred_part_size: int) -> None:
+        self.gate = WriteGate(max_writes=settings.max_concurrent_writes, disk_path=storage.disk_path,
+                              min_free=settings.min_free_disk, footprint=storage.write_footprint)
         self.state = state
         self.locker = locker
         self.storage = storage
@@ -167,7 +170,15 @@ class UploadService:
         still take is refused before anything is read, and no more than the claim is ever stored.
 
         A body that ends early (a broken connection, a stall, a newer writer, too many bytes) keeps what
-        arrived and raises why, with ``error.offset`` set to the new offset."""
+        arrived and raises why, with ``error.offset`` set to the new offset. Refused with 503 before
+        anything is read while this gateway is at its write limit or short of disk (backpressure.py)."""
+        with self.gate.admit():
+            return await self._append(upload_id, offset, body, content_length=content_length, checksum=checksum,
+                                      declare_length=declare_length)
+
+    async def _append(self, upload_id: str, offset: int, body: AsyncIterable[bytes] | None, *,
+                      content_length: int | None, checksum: Checksum | None,
+                      declare_length: int | None) -> Upload:
         async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
             upload = await self.get(upload_id)
             room = await self._room_in_finals(upload)

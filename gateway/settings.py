@@ -174,6 +174,10 @@ class UploadSettings(BaseModel):
     lock_timeout: Duration = 10.0
     idle_timeout: Duration = 60.0       # a body that sends nothing this long is answered (tusd's network timeout)
     max_concat_parts: int = Field(default=1000, ge=1, le=100_000)   # partial uploads in one final upload
+    # Backpressure (gateway/backpressure.py): more bodies being stored at once, or less free disk where
+    # they land, and new ones are answered 503 with Retry-After before a byte is read. 0: no write limit.
+    max_concurrent_writes: int = Field(default=512, ge=0)
+    min_free_disk: Size = 256 * 1024**2
 
 
 class DirectUploadSettings(BaseModel):

@@ -36,6 +36,13 @@ class Storage(Protocol):
     preferred_part_size: int
     """The smallest part size of new uploads (``gateway/core/parts.py`` grows it for long uploads)."""
 
+    disk_path: str
+    """The local folder a write's bytes land in (the files themselves, or the spool on their way to S3):
+    the gateway refuses new writes while it is nearly full (gateway/backpressure.py)."""
+
+    write_footprint: int
+    """Local disk one more write may take before it commits (S3: the parts in flight; on disk: a commit's worth)."""
+
     async def prepare(self) -> None:
         """Get ready to serve (S3: create the bucket if missing). Called at start-up; may fail while the
         backend is unreachable, in which case :meth:`ping` keeps reporting it."""

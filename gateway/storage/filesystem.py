@@ -33,6 +33,8 @@ class FilesystemStorage:
         self.root = root.resolve()
         self.commit_every = commit_every
         self.root.mkdir(parents=True, exist_ok=True)
+        self.disk_path = str(self.root)
+        self.write_footprint = commit_every
 
     async def prepare(self) -> None:
         """Nothing to do: the root was made when the backend was built."""

@@ -62,6 +62,8 @@ class S3Storage:
         self.bucket = settings.bucket
         self.prefix = settings.prefix
         self.spool_dir = spool_dir or None
+        self.disk_path = spool_dir or tempfile.gettempdir()
+        self.write_footprint = (settings.concurrent_parts + 1) * settings.part_size
         self.client = Minio(url.netloc, access_key=settings.access_key,
                             secret_key=settings.secret_key.get_secret_value(),
                             secure=url.scheme == "https", region=settings.region)

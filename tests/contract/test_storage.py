@@ -219,6 +219,7 @@ async def test_the_backend_declares_its_capabilities(client: TestClient[Any, Any
     assert isinstance(storage.presigned_downloads, bool)
     assert isinstance(storage.preferred_part_size, int) and storage.preferred_part_size >= 5 * MiB   # S3's floor
     assert service.preferred_part_size == storage.preferred_part_size
+    assert os.access(storage.disk_path, os.W_OK) and storage.write_footprint >= storage.preferred_part_size
     await storage.prepare()   # idempotent: the gateway already prepared it at start-up
     await storage.prepare()
     await storage.ping()
