@@ -20,6 +20,7 @@ from gateway.catalog.models import AssetStatus
 from gateway.logs import configure_logging
 from gateway.queue import PROCESS_ASSET, JobQueue
 from gateway.settings import Settings, settings_for_command
+from workers import packaging
 from workers.jobs import JOBS, RESOURCES, process_asset
 from workers.resources import Resources
 from workers.webhooks.runner import WebhookRunner
@@ -56,7 +57,7 @@ async def requeue_lost_jobs(settings: Settings, resources: Resources, jobs: JobQ
     """Every few sweeps, queue again any asset whose job was lost (see JobQueue.requeue_stale)."""
     async def still_pending(asset_id: str) -> bool:
         asset = await resources.assets.get(asset_id)
-        return asset is not None and asset.status is AssetStatus.PREPARING
+        return asset is not None and (asset.status is AssetStatus.PREPARING or packaging.unfinished(asset))
 
     grace = settings.jobs.heartbeat * 2 + settings.jobs.sweep_interval * 2 + 10
     while True:

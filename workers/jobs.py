@@ -7,7 +7,10 @@ refuses or a source that will not answer (404, too large, ...) errors the asset;
 (5xx, a dropped connection) raises, and the queue retries.
 
 Idempotent: a finished asset is left alone, the master's object name is derived from the asset id (a
-re-run replaces it), and events are recorded once per type. Media problems make the asset ``errored``
+re-run replaces it), and events are recorded once per type. The asset becomes ``ready`` once the master and
+the top rung of its HLS ladder are stored; the job then makes the lower rungs (workers/packaging.py), and
+a job retried mid-ladder (a ``ready`` asset with rungs still ``preparing``) goes on from there. The queue
+counts the asset as settled only when the ladder is done. Media problems make the asset ``errored``
 (final); anything else (storage or Redis down, the worker killed) raises, and the queue retries the job
 with backoff, on this worker or another.
 
@@ -23,7 +26,7 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,27 +38,25 @@ from gateway.catalog.models import (
     Asset,
     AssetErrors,
     AssetStatus,
-    FileStatus,
-    MasterStatus,
     Progress,
     ProgressState,
-    RenditionsStatus,
-    StaticRenditions,
 )
 from gateway.catalog.schema import track_from
-from gateway.catalog.wire import mux_asset, mux_rendition_file
-from gateway.errors import NotFound
-from gateway.ingest import IngestError, import_url
-from gateway.models import Upload
-from workers.media import Analysis, MediaError, analyse, remux, standardise
-from workers.renditions import make_renditions
+from gateway.catalog.wire import mux_asset
+from gateway.ingest import IngestError
+from workers import packaging
+from workers.imports import INPUT_ERROR, import_source, ingest_message
+from workers.media import Analysis, MediaError, analyse, ladder
+from workers.media.hls import EarlyCopy
+from workers.media.ladder import RungPlan
+from workers.renditions import errored_renditions, make_renditions, store_rung
 from workers.resources import Resources
 
 log = logging.getLogger("workers.jobs")
 RESOURCES = "resources"
-TRANSIENT = ("download_failed", "internal")   # MediaError types worth another attempt
-INPUT_ERROR = "invalid_input"                  # Mux's error type for an input that cannot be used
+TRANSIENT = packaging.TRANSIENT   # MediaError types worth another attempt
 JOBS = "jobs"
+LADDER = "ladder"   # the outcome of a job that made (or finished) an asset's ladder
 
 
 def master_name(asset_id: str) -> str:
@@ -82,12 +83,14 @@ async def heartbeat(job: Job | None, every: float) -> AsyncIterator[None]:
 
 
 async def process_asset(ctx: dict[str, Any], *, asset_id: str) -> str:
+    """One asset's job. Its duration is observed by outcome: ``ready`` when the asset became ready (the
+    wait a client sees), then ``ladder`` for the whole job once the HLS ladder is done."""
     res: Resources = ctx[RESOURCES]
     job: Job | None = ctx.get("job")
     started = time.monotonic()
     try:
         async with heartbeat(job, max(res.settings.jobs.heartbeat / 3, 0.5)):
-            outcome = await _process(res, asset_id)
+            outcome = await _process(res, asset_id, started)
         await res.timings.observe(outcome, time.monotonic() - started)
     except Exception as exc:
         with contextlib.suppress(Exception):
@@ -96,60 +99,84 @@ async def process_asset(ctx: dict[str, Any], *, asset_id: str) -> str:
             if isinstance(exc, MediaError):
                 await _fail(res, asset_id, exc.type, exc.message)
             elif isinstance(exc, IngestError):
-                await _fail(res, asset_id, INPUT_ERROR, _ingest_message(exc))
+                await _fail(res, asset_id, INPUT_ERROR, ingest_message(exc))
             else:
                 await _fail(res, asset_id, "internal_error", f"processing failed: {exc.__class__.__name__}")
+            await packaging.abandon(res, asset_id)
             await ctx[JOBS].settled(asset_id)
         raise
     await ctx[JOBS].settled(asset_id)
     return outcome
 
 
-def _described(asset: Asset, analysis: Analysis) -> Asset:
-    """The asset with what the analysis found (Mux's fields, see ``Analysis.to_asset_fields``)."""
+def _described(asset: Asset, analysis: Analysis, plans: tuple[RungPlan, ...]) -> Asset:
+    """The asset with what the analysis found (Mux's fields, see ``Analysis.to_asset_fields``) and its HLS
+    ladder planned (kept as it is when an earlier run planned it: a ladder is planned once)."""
     state = ProgressState.INGESTING if analysis.is_standard else ProgressState.TRANSCODING
     reasons = analysis.non_standard_input_reasons
+    video = next((t for t in analysis.tracks if t["type"] == "video"), {})
     return replace(asset, duration=analysis.duration, resolution_tier=analysis.resolution_tier,
                    tracks=tuple(track_from(t) for t in analysis.tracks), aspect_ratio=analysis.aspect_ratio,
                    max_stored_frame_rate=analysis.max_stored_frame_rate,
-                   non_standard_input_reasons=dict(reasons) if reasons else None, progress=Progress(state, 0))
+                   max_stored_resolution=ladder.stored_resolution(video.get("max_width"), video.get("max_height")),
+                   non_standard_input_reasons=dict(reasons) if reasons else None, progress=Progress(state, 0),
+                   hls=asset.hls if asset.hls is not None else packaging.planned(plans))
 
 
-def _errored(renditions: StaticRenditions | None) -> StaticRenditions | None:
-    """Static renditions that will not be made: every one not made yet errors."""
-    if renditions is None or renditions.status is not RenditionsStatus.PREPARING:
-        return renditions
-    return StaticRenditions(RenditionsStatus.ERRORED, tuple(
-        replace(f, status=FileStatus.ERRORED) if f.status is FileStatus.PREPARING else f for f in renditions.files))
+@contextlib.contextmanager
+def _workdir(res: Resources) -> Iterator[str]:
+    with tempfile.TemporaryDirectory(dir=res.settings.storage.spool_dir or None) as tmp:
+        yield tmp
 
 
-async def _process(res: Resources, asset_id: str) -> str:
+async def _process(res: Resources, asset_id: str, started: float) -> str:
     asset = await res.assets.get(asset_id)
     if asset is None:
         return "deleted"
+    if packaging.unfinished(asset):   # a run stopped mid-ladder: the asset plays; make the other rungs
+        await packaging.announce(res, asset)
+        with _workdir(res) as tmp:
+            outcome = await packaging.finish_ladder(res, asset_id, tmp)
+        return outcome if outcome == "deleted" else LADDER
     if asset.status is not AssetStatus.PREPARING:
         return str(asset.status)
     upload = await res.state.get(asset.source)
     if asset.source_url is not None and upload is not None and not upload.complete:
-        imported = await _import(res, asset, asset.source_url)
+        imported = await import_source(res, asset, asset.source_url, _fail)
         if isinstance(imported, str):
             return imported
         upload = imported
     if upload is None or not upload.complete:
         return await _fail(res, asset_id, "invalid_input", "the uploaded file is no longer stored")
-    tier = asset.max_resolution_tier
     # storage down is a reason to retry later, not a verdict on the file: find out before probing
     await res.storage.ping()
     source = await res.storage.locate(upload)
     limits = res.settings.jobs
+    with _workdir(res) as tmp:
+        dest = str(Path(tmp) / "master.mp4")
+        early = EarlyCopy(source, dest, str(Path(tmp) / "early"), timeout=limits.timeout,
+                          segment_duration=res.settings.playback.segment_duration, memory_limit=limits.transcode_memory)
+        try:
+            return await _package(res, asset, source, tmp, dest, early, started)
+        finally:
+            await early.cancel()
+
+
+async def _package(res: Resources, asset: Asset, source: str, tmp: str, dest: str, early: EarlyCopy,
+                   started: float) -> str:
+    """Analyse the source, store the master and the top rung, make the asset ready, then the ladder."""
+    asset_id, limits = asset.id, res.settings.jobs
     try:
-        analysis = await analyse(source, tier=tier, timeout=limits.probe_timeout, memory_limit=limits.probe_memory)
+        analysis = await analyse(source, tier=asset.max_resolution_tier, timeout=limits.probe_timeout,
+                                 memory_limit=limits.probe_memory)
     except MediaError as exc:
         return await _media_failure(res, asset_id, exc)
-    written = await res.assets.write(asset, _described(asset, analysis))
+    plans = packaging.plan(analysis, res.settings.playback)
+    written = await res.assets.write(asset, _described(asset, analysis, plans))
     if written is None:   # deleted meanwhile (or finished by another run)
         return await _settled(res, asset_id)
     latest: Asset = written
+    top = replace(plans[0], name=(latest.hls or packaging.planned(plans))[0].name)
     if analysis.non_standard_input_reasons:
         await res.events.record("video.asset.non_standard_input_detected", "asset", asset_id,
                                 mux_asset(await res.assets.get(asset_id) or latest))
@@ -159,93 +186,27 @@ async def _process(res: Resources, asset_id: str) -> str:
         moved = Progress(ProgressState.TRANSCODING, round(min(max(fraction, 0), 1) * 100, 1))
         latest = await res.assets.write(latest, replace(latest, progress=moved)) or latest
 
-    with tempfile.TemporaryDirectory(dir=res.settings.storage.spool_dir or None) as tmp:
-        dest = str(Path(tmp) / "master.mp4")
-        try:
-            if analysis.is_standard:
-                try:
-                    await remux(source, dest, analysis, timeout=limits.timeout, memory_limit=limits.transcode_memory)
-                except MediaError as exc:   # a copy ffmpeg refuses can still be re-encoded
-                    if exc.type in TRANSIENT:
-                        raise
-                    log.warning("asset.remux_failed", extra={"asset_id": asset_id, "error": exc.message})
-                    await standardise(source, dest, analysis, tier=tier, timeout=limits.timeout,
-                                      progress=progress, memory_limit=limits.transcode_memory)
-            else:
-                await standardise(source, dest, analysis, tier=tier, timeout=limits.timeout, progress=progress,
-                                  memory_limit=limits.transcode_memory)
-        except MediaError as exc:
-            return await _media_failure(res, asset_id, exc)
-        size = await res.storage.put_object(master_name(asset_id), dest)
-        renditions = latest.static_renditions
-        if renditions is not None:
-            try:
-                renditions = await make_renditions(latest, dest, analysis, res.storage, res.masters.links,
-                                                   timeout=limits.timeout)
-            except MediaError:
-                renditions = _errored(renditions)
-    current = await res.assets.get(asset_id)
-    if current is None:   # deleted while we worked: leave nothing behind
-        await delete_asset_files(res.storage, asset_id)
-        return "deleted"
-    if current.status is not AssetStatus.PREPARING:   # another run finished it first
-        return str(current.status)
-    ready = replace(current, status=AssetStatus.READY, progress=Progress(ProgressState.COMPLETED, 100),
-                    master_file=master_name(asset_id), master_size=size, static_renditions=renditions)
-    if await res.assets.write(current, ready) is None:
-        return await _settled(res, asset_id)
-    done = await res.assets.get(asset_id) or ready
-    await res.events.record("video.asset.ready", "asset", asset_id, mux_asset(done))
-    if renditions is not None:
-        for file in renditions.files:
-            kind = {FileStatus.READY: "ready", FileStatus.SKIPPED: "skipped"}.get(file.status, "errored")
-            await res.events.record(f"video.asset.static_rendition.{kind}", "asset", f"{asset_id}/{file.id}",
-                                    mux_rendition_file(file, asset_id))
-    if done.master is not None and done.master.status is MasterStatus.PREPARING:   # a URL was asked for
-        await res.masters.publish(asset_id)
-    log.info("asset.ready", extra={"asset_id": asset_id, "standard": analysis.is_standard})
-    return "ready"
-
-
-def _ingest_message(exc: IngestError) -> str:
-    return f"the input URL could not be imported: {exc.message}"
-
-
-async def _import(res: Resources, asset: Asset, url: str) -> Upload | str:
-    """Fetch ``url`` into the asset's source upload (from its stored offset), showing ``ingesting``
-    progress on the asset meanwhile. The finished upload; or the outcome when the asset errored (the URL
-    refused, a source error that will not pass). A failure that may pass raises (the queue retries)."""
-    progress = asyncio.create_task(_ingest_progress(res, asset.id, asset.source))
     try:
-        return await import_url(res.service, asset.source, url, settings=res.settings.ingest)
-    except IngestError as exc:
-        log.info("asset.import_failed", extra={"asset_id": asset.id, "error_type": exc.type,
-                                                "retryable": exc.retryable, "error": exc.message})
-        if exc.retryable:
-            raise
-        return await _fail(res, asset.id, INPUT_ERROR, _ingest_message(exc))
-    except NotFound:
-        return await _fail(res, asset.id, INPUT_ERROR, "the imported file is no longer stored")
-    finally:
-        progress.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await progress
-
-
-async def _ingest_progress(res: Resources, asset_id: str, upload_id: str, every: float = 1.0) -> None:
-    """While importing: ``progress: {state: ingesting, progress: <percent>}`` once the length is known."""
-    while True:
-        await asyncio.sleep(every)
-        with contextlib.suppress(Exception):   # progress is a courtesy: never the job's failure
-            upload = await res.state.get(upload_id)
-            asset = await res.assets.get(asset_id)
-            if upload is None or asset is None or asset.status is not AssetStatus.PREPARING:
-                return
-            if not upload.length:
-                continue
-            moved = Progress(ProgressState.INGESTING, round(min(upload.offset / upload.length, 1) * 100, 1))
-            if moved != asset.progress:
-                await res.assets.write(asset, replace(asset, progress=moved))
+        top_dir = await packaging.make_master(res, asset_id, source, dest, analysis, top, tmp, early, progress)
+    except MediaError as exc:
+        return await _media_failure(res, asset_id, exc)
+    size, made = await asyncio.gather(res.storage.put_object(master_name(asset_id), dest),
+                                      store_rung(res.storage, asset_id, top.name, top_dir))
+    renditions = latest.static_renditions
+    if renditions is not None:
+        try:
+            renditions = await make_renditions(latest, dest, analysis, res.storage, res.masters.links,
+                                               timeout=limits.timeout)
+        except MediaError:
+            renditions = errored_renditions(renditions)
+    outcome = await packaging.ready(res, asset_id, size, renditions, top, made)
+    log.info("asset.ready", extra={"asset_id": asset_id, "standard": analysis.is_standard, "outcome": outcome})
+    if outcome != "ready":
+        return outcome
+    with contextlib.suppress(Exception):   # a metric is never the job's failure
+        await res.timings.observe(outcome, time.monotonic() - started)
+    outcome = await packaging.finish_ladder(res, asset_id, tmp, master=dest, top_dir=top_dir)
+    return outcome if outcome == "deleted" else LADDER
 
 
 async def _settled(res: Resources, asset_id: str) -> str:
@@ -272,7 +233,8 @@ async def _fail(res: Resources, asset_id: str, error_type: str, message: str) ->
     if asset.status is not AssetStatus.PREPARING:   # finished (or failed) already: nothing to undo
         return str(asset.status)
     errored = replace(asset, status=AssetStatus.ERRORED, errors=AssetErrors(type=error_type, messages=(message,)),
-                      progress=Progress(ProgressState.ERRORED, -1), static_renditions=_errored(asset.static_renditions))
+                      progress=Progress(ProgressState.ERRORED, -1), hls=packaging.with_errored(asset.hls),
+                      static_renditions=errored_renditions(asset.static_renditions))
     if await res.assets.write(asset, errored) is None:
         return await _settled(res, asset_id)
     stored = await res.assets.get(asset_id) or errored

@@ -314,6 +314,7 @@ class Asset:
     resolution_tier: str | None = None
     aspect_ratio: str | None = None
     max_stored_frame_rate: float | None = None
+    max_stored_resolution: str | None = None   # Mux's deprecated class: "Audio only", "SD", "HD", "FHD", "UHD"
     tracks: tuple[Track, ...] | None = None
     non_standard_input_reasons: Mapping[str, str] | None = None
     errors: AssetErrors | None = None

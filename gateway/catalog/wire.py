@@ -94,7 +94,7 @@ def mux_asset(asset: Asset) -> JSON:
         master=None if asset.master is None else _master(asset.master),
         static_renditions=None if asset.static_renditions is None else _renditions(asset.static_renditions),
         duration=asset.duration, resolution_tier=asset.resolution_tier, aspect_ratio=asset.aspect_ratio,
-        max_stored_frame_rate=asset.max_stored_frame_rate,
+        max_stored_frame_rate=asset.max_stored_frame_rate, max_stored_resolution=asset.max_stored_resolution,
         tracks=None if asset.tracks is None else [_track(t) for t in asset.tracks],
         non_standard_input_reasons=None if asset.non_standard_input_reasons is None else dict(
             asset.non_standard_input_reasons),

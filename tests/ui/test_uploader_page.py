@@ -138,7 +138,7 @@ def test_tus_upload_to_a_ready_asset_without_reloading(stack: Stack, page: Sessi
     assert asset_text(page, asset_id, ".duration dd") in ("2.0 s", "2.1 s")
     assert asset_text(page, asset_id, ".resolution dd") == f"320{TIMES}180 ({asset['resolution_tier']})"
     assert asset_text(page, asset_id, ".asset-title") == CLIP_NAME  # the name as text, not markup
-    assert page.evaluate("() => document.querySelectorAll('#assets img').length") == 0
+    assert page.evaluate("() => document.querySelectorAll('#assets img:not(.poster)').length") == 0
     assert page.evaluate("() => document.title") == "Upload gateway"
     assert not asset.get("non_standard_input_reasons"), asset
     assert page.evaluate(f"() => document.querySelector('[data-asset-id=\"{asset_id}\"] .reasons')") is None
