@@ -34,7 +34,7 @@ def test_a_ready_asset_plays_with_its_thumbnail_and_storyboard(stack: Stack, pag
 
     # the poster is the asset's thumbnail, decoded by the browser at the width asked for
     page.wait_for_function(f"() => {{ const img = document.querySelector('{block} img.poster');"
-                           " return img && img.complete && img.naturalWidth === 320; }}", timeout=30)
+                           " return img && img.complete && img.naturalWidth === 320; }", timeout=30)
 
     # hovering the scrub bar at 3/4 shows the storyboard tile of that moment
     page.evaluate(f"""() => {{
@@ -44,7 +44,7 @@ def test_a_ready_asset_plays_with_its_thumbnail_and_storyboard(stack: Stack, pag
                                                            clientY: box.top + 2, bubbles: true}}));
     }}""")
     page.wait_for_function(f"() => {{ const p = document.querySelector('{block} .scrub-preview');"
-                           " return !p.hidden && p.style.backgroundImage.includes('storyboard.jpg'); }}")
+                           " return !p.hidden && p.style.backgroundImage.includes('storyboard.jpg'); }")
     start = float(page.evaluate(f"() => document.querySelector('{block} .scrub-preview').dataset.tileStart"))
     duration = float(asset["duration"])
     assert 0.5 * duration <= start <= 0.75 * duration + 0.01, (start, duration)
@@ -56,7 +56,7 @@ def test_a_ready_asset_plays_with_its_thumbnail_and_storyboard(stack: Stack, pag
     # play: hls.js loads the multivariant playlist and plays to the end with no fatal error
     page.click(f"{block} .play")
     page.wait_for_function(f"() => {{ const v = document.querySelector('{block} video');"
-                           " return v && (v.ended || v.dataset.error); }}", timeout=40, polling=200)
+                           " return v && (v.ended || v.dataset.error); }", timeout=40, polling=200)
     assert page.evaluate(f"() => document.querySelector('{block} video').dataset.error || null") is None
     played = page.evaluate(f"() => document.querySelector('{block} video').currentTime")
     assert abs(float(played) - duration) < 0.5, (played, duration)
