@@ -21,6 +21,8 @@ TYPES = {
     "/static/js/api.js": "text/javascript",
     "/static/vendor/tus.min.js": "text/javascript",
     "/static/vendor/upchunk.js": "text/javascript",
+    "/static/vendor/hls.light.min.js": "text/javascript",
+    "/static/js/player.js": "text/javascript",
     "/static/favicon.svg": "image/svg+xml",
 }
 
@@ -69,7 +71,8 @@ def test_index_is_html_with_a_strict_policy_and_no_secret(gateway_only: Stack) -
     tags.feed(html)
     assert not tags.inline, tags.inline  # no inline script, handler or style: the CSP would block them
     scripts = [attrs.get("src") for tag, attrs in tags.tags if tag == "script"]
-    assert scripts == ["/static/vendor/tus.min.js", "/static/vendor/upchunk.js", "/static/js/main.js"]
+    assert scripts == ["/static/vendor/tus.min.js", "/static/vendor/upchunk.js", "/static/vendor/hls.light.min.js",
+                       "/static/js/main.js"]
     for tag, attrs in tags.tags:  # nothing from another origin (the machine may be offline)
         for name in ("src", "href"):
             value = attrs.get(name) or ""
