@@ -26,6 +26,31 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 
+compose_v2() {   # Compose v2 answers `version --short` with 2.x (Debian) or v2.x (upstream)
+  { docker compose version --short 2>/dev/null || docker-compose version --short 2>/dev/null; } | grep -qE '^v?2\.'
+}
+if [ "$want_test" = 1 ] && ! compose_v2; then
+  # `docker compose config` for tests/deploy (decisions.md 71): Debian 12's docker-compose is v1, so take
+  # Debian 13's v2 package (a static Go binary, needing only libc6 >= 2.34) through a throwaway apt source
+  # list and state (on the mirror the machine's own Debian source uses), leaving the machine's sources
+  # alone; dpkg puts the binary in docker's cli-plugins folder.
+  echo "install: docker-compose (Compose v2) from Debian trixie"
+  mirror=$(. /etc/os-release && apt-get indextargets --format '$(REPO_URI) $(RELEASE)' \
+           | awk -v suite="$VERSION_CODENAME" '$2 == suite && !m {m = $1} END {print m}')
+  [ -n "$mirror" ] || { echo "install: no Debian source for this release in apt's sources" >&2; exit 1; }
+  apt_tmp=$(mktemp -d)
+  mkdir -p "$apt_tmp/sources" "$apt_tmp/lists/partial" "$apt_tmp/cache/archives/partial" "$apt_tmp/deb"
+  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: %s\n' "$mirror" \
+    /usr/share/keyrings/debian-archive-keyring.gpg > "$apt_tmp/sources/trixie.sources"
+  apt_opts=(-qq -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_tmp/sources"
+            -o "Dir::State::Lists=$apt_tmp/lists" -o "Dir::Cache=$apt_tmp/cache" -o APT::Sandbox::User=root)
+  apt-get "${apt_opts[@]}" update
+  (cd "$apt_tmp/deb" && apt-get "${apt_opts[@]}" download docker-compose)
+  dpkg -i "$apt_tmp"/deb/docker-compose_*.deb >/dev/null
+  rm -rf "$apt_tmp"
+  compose_v2 || { echo "install: docker-compose from Debian trixie does not answer as Compose v2" >&2; exit 1; }
+fi
+
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

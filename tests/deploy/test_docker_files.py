@@ -4,8 +4,10 @@ UPGW_ variable names a real setting and loads, and the proxy streams bodies."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,30 @@ def substitute(value: str) -> str:
     return VAR.sub(one, value)
 
 
+@dataclass
+class Image:
+    """What a Dockerfile gives its containers: ENV, CMD and the HEALTHCHECK's command (exec forms)."""
+    env: dict[str, str]
+    cmd: list[str]
+    healthcheck: list[str]
+
+
+def image(dockerfile: str) -> Image:
+    env: dict[str, str] = {}
+    cmd: list[str] = []
+    healthcheck: list[str] = []
+    for line in (DOCKER / dockerfile).read_text().replace("\\\n", " ").splitlines():
+        if line.startswith("ENV "):
+            for pair in shlex.split(line[4:]):
+                key, _, value = pair.partition("=")
+                env[key] = value
+        elif line.startswith("CMD "):
+            cmd = list(json.loads(line[4:]))
+        elif line.startswith("HEALTHCHECK "):
+            healthcheck = list(json.loads(line.partition(" CMD ")[2]))
+    return Image(env, cmd, healthcheck)
+
+
 def upgw_env() -> dict[str, str]:
     env: dict[str, str] = {}
     for service in compose()["services"].values():
@@ -50,12 +76,7 @@ def upgw_env() -> dict[str, str]:
             if key.startswith("UPGW_"):
                 env[key] = substitute(str(value))
     for dockerfile in DOCKER.glob("Dockerfile*"):
-        for line in dockerfile.read_text().splitlines():
-            if line.startswith("ENV "):
-                for pair in shlex.split(line[4:]):
-                    key, _, value = pair.partition("=")
-                    if key.startswith("UPGW_"):
-                        env[key] = value
+        env.update((key, value) for key, value in image(dockerfile.name).env.items() if key.startswith("UPGW_"))
     return env
 
 
