@@ -93,7 +93,7 @@ def config(tmp: Path, name: str, port: int, redis_url: str, s3: str) -> Path:
                            "bucket": BUCKET, "region": "us-east-1"}},
         "auth": {"tokens": [{"id": "fleet", "secret": TOKEN}]},
         "jobs": {"sweep_interval": "5s"},
-        "log": {"level": os.environ.get("FLEET_LOG", "WARNING")},
+        "log": {"level": os.environ.get("FLEET_LOG", "INFO")},
     }))
     (tmp / f"spool-{name}").mkdir(exist_ok=True)
     return path
@@ -112,12 +112,19 @@ async def assets_settled(gateway: str, expected: int, stats: dict[str, Any]) -> 
                     body = await resp.json()
                 for asset in body["data"]:
                     statuses[asset["status"]] = statuses.get(asset["status"], 0) + 1
+                    if asset["status"] not in ("ready", "errored"):
+                        stats.setdefault("waiting", set()).add(asset["id"])
+                    else:
+                        stats.setdefault("waiting", set()).discard(asset["id"])
                 cursor = body.get("next_cursor") or ""
                 if not cursor or not body["data"]:
                     break
             stats["assets"] = statuses
             if statuses.get("ready", 0) + statuses.get("errored", 0) >= expected:
                 return
+            if time.monotonic() - stats.setdefault("shown", time.monotonic()) > 10:
+                stats["shown"] = time.monotonic()
+                print(f"  assets: {statuses}", flush=True)
             await asyncio.sleep(0.5)
 
 
@@ -183,6 +190,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-kill", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--settle-timeout", type=float, default=900, help="seconds to wait for assets")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="upgw-fleet-"))
@@ -219,8 +227,12 @@ def main() -> None:
         last_byte = time.monotonic()
         settled: dict[str, Any] = {}
         print(f"  all bytes in after {seconds:.0f} s; waiting for assets", flush=True)
-        asyncio.run(asyncio.wait_for(assets_settled(urls[0], sum(j.done for j in jobs), settled), 600))
-        to_ready = time.monotonic() - last_byte
+        try:
+            asyncio.run(asyncio.wait_for(assets_settled(urls[0], sum(j.done for j in jobs), settled),
+                                         args.settle_timeout))
+            to_ready = time.monotonic() - last_byte
+        except TimeoutError:
+            to_ready = float("nan")
         done.set()
         matches, problems = verify(jobs, s3.endpoint)
     finally:
@@ -251,6 +263,9 @@ def main() -> None:
     for problem in problems[:20] + stats.unexpected[:20]:
         print("  !", problem)
     print("  statuses:", dict(sorted(stats.statuses.items())))
+    print("  moved to another gateway because:", dict(stats.reasons.most_common()))
+    if settled.get("waiting"):
+        print("  assets never settled:", " ".join(sorted(settled["waiting"])))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class Stats:
     latency: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     cuts: int = 0
     failovers: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)   # why clients moved to another gateway
     acknowledged: int = 0                                     # bytes the gateways said they have
     last_done: float = 0.0
 
@@ -94,6 +95,7 @@ class Fleet:
                 if offset >= job.content.size:
                     break
             except (TimeoutError, aiohttp.ClientError, ConnectionAbortedError, OSError, Retry) as exc:
+                self.stats.reasons[str(exc) if isinstance(exc, Retry) else type(exc).__name__] += 1
                 delay = exc.after if isinstance(exc, Retry) else 0.2
                 await asyncio.sleep(delay + random.random() * 0.3)
                 attempt += 1
