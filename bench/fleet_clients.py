@@ -8,6 +8,7 @@ any gateway continues any upload. Every answer's status is counted; latencies ar
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections import Counter, defaultdict
@@ -68,7 +69,7 @@ class Fleet:
 
     async def request(self, kind: str, method: str, url: str, **kw: object) -> aiohttp.ClientResponse:
         began = time.perf_counter()
-        resp = await self.session.request(method, url, **kw)  # type: ignore[arg-type]
+        resp = await self.session.request(method, url, allow_redirects=False, **kw)  # type: ignore[arg-type]
         await resp.read()
         self.stats.latency[kind].append(time.perf_counter() - began)
         self.stats.statuses[resp.status] += 1
@@ -96,6 +97,8 @@ class Fleet:
                     break
             except (TimeoutError, aiohttp.ClientError, ConnectionAbortedError, OSError, Retry) as exc:
                 self.stats.reasons[str(exc) if isinstance(exc, Retry) else type(exc).__name__] += 1
+                if os.environ.get("FLEET_DEBUG"):
+                    print(f"  job {job.index} {job.kind} {offset}: {exc!r}", flush=True)
                 delay = exc.after if isinstance(exc, Retry) else 0.2
                 await asyncio.sleep(delay + random.random() * 0.3)
                 attempt += 1
@@ -151,7 +154,8 @@ class Fleet:
                 self.stats.cuts += 1
             raise
 
-    async def put_range(self, job: Job, url: str, offset: int, end: int, body: AsyncIterator[bytes]) -> int:
+    async def put_range(self, job: Job, url: str, offset: int, end: int,
+                        body: AsyncIterator[bytes | memoryview]) -> int:
         size = job.content.size
         if job.kind == "tus":
             resp = await self.request("patch", "PATCH", url, data=body, headers={

@@ -39,14 +39,18 @@ class Content:
         self.shared = shared
         self.index = index
         self.size = size
+        self._last: tuple[int, memoryview] = (-1, memoryview(b""))
 
-    def _block(self, k: int) -> bytes:
-        return struct.pack(">QQ", self.index, k) + self.shared[16:]
+    def _block(self, k: int) -> memoryview:
+        """Padding MiB ``k`` (kept while it is being sent, so the client spends no CPU remaking it)."""
+        if self._last[0] != k:
+            self._last = (k, memoryview(struct.pack(">QQ", self.index, k) + self.shared[16:]))
+        return self._last[1]
 
     def read(self, start: int, end: int) -> bytes:
         return b"".join(self._pieces(start, end, MiB))
 
-    def _pieces(self, start: int, end: int, piece: int) -> Iterator[bytes]:
+    def _pieces(self, start: int, end: int, piece: int) -> Iterator[bytes | memoryview]:
         end = min(end, self.size)
         pos = start
         head = len(self.head)
@@ -60,7 +64,7 @@ class Content:
                 yield self._block(k)[within:within + stop - pos]
             pos = stop
 
-    async def body(self, start: int, end: int, cut_at: int | None = None) -> AsyncIterator[bytes]:
+    async def body(self, start: int, end: int, cut_at: int | None = None) -> AsyncIterator[bytes | memoryview]:
         """Bytes ``start``..``end`` in pieces; raises ``ConnectionAbortedError`` once past ``cut_at``."""
         sent = start
         for chunk in self._pieces(start, end, PIECE):

@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 import aiofiles
 import aiofiles.os
 import aiohttp
+import certifi
+import urllib3
 from minio import Minio
 from minio.commonconfig import ComposeSource, CopySource
 from minio.datatypes import Part as MinioPart
@@ -52,6 +54,16 @@ URL_TTL = timedelta(hours=1)
 COPY_LIMIT = 5 * 1024**3   # the largest object one CopyObject may copy
 
 
+def connection_pool(size: int) -> urllib3.PoolManager:
+    """minio's own pool settings, but one connection per thread of ours (minio keeps 10, and every
+    call past that opened and dropped a connection: "Connection pool is full" under load)."""
+    timeout = timedelta(minutes=5).total_seconds()
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=timeout, read=timeout), maxsize=size,
+        cert_reqs="CERT_REQUIRED", ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]))
+
+
 class S3Storage:
     presigned_downloads = True
 
@@ -66,7 +78,8 @@ class S3Storage:
         self.write_footprint = (settings.concurrent_parts + 1) * settings.part_size
         self.client = Minio(url.netloc, access_key=settings.access_key,
                             secret_key=settings.secret_key.get_secret_value(),
-                            secure=url.scheme == "https", region=settings.region)
+                            secure=url.scheme == "https", region=settings.region,
+                            http_client=connection_pool(settings.threads))
         public = urlsplit(settings.public_endpoint) if settings.public_endpoint else url
         # presigned download URLs handed to users name the endpoint they can reach
         self.public_client = Minio(public.netloc, access_key=settings.access_key,
