@@ -235,6 +235,7 @@ def main() -> None:
             to_ready = float("nan")
         done.set()
         matches, problems = verify(jobs, s3.endpoint)
+        volumes = len(list((s3.workdir / "data").rglob("*.dat")))
     finally:
         for p in procs:
             p.stop()
@@ -254,6 +255,7 @@ def main() -> None:
         ("create+HEAD latency p50 / p99", f"{pct(small, 50) * 1000:.0f} / {pct(small, 99) * 1000:.0f} ms"),
         ("aggregate", f"{total / MiB / seconds:.1f} MiB/s over {seconds:.0f} s"),
         ("peak RSS per gateway", " / ".join(f"{g.peak_mib:.0f}" for g in gateways) + " MiB"),
+        ("SeaweedFS volumes used", str(volumes)),
         ("Redis commands per MiB", f"{ops / (total / MiB):.1f}"),
         ("last byte -> last asset ready", f"{to_ready:.1f} s ({settled.get('assets')})"),
     ]
