@@ -53,6 +53,8 @@ class Process:
     def __init__(self, args: list[str], port: int | None, log: Path) -> None:
         self.args, self.port, self.log = args, port, log
         self.peak_mib = 0.0
+        self.cpu_past = 0.0          # CPU seconds of earlier lives
+        self.cpu_now = 0.0           # of this life, as last sampled
         self.proc = self.start()
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -66,10 +68,17 @@ class Process:
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     self.peak_mib = max(self.peak_mib, int(line.split()[1]) / 1024)
-        except OSError:
+            self.cpu_now = cpu_seconds(self.proc.pid)
+        except (OSError, ValueError):
             pass
 
+    @property
+    def cpu(self) -> float:
+        return self.cpu_past + self.cpu_now
+
     def kill_and_restart(self, down: float) -> None:
+        self.sample()
+        self.cpu_past, self.cpu_now = self.cpu, 0.0
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         time.sleep(down)
@@ -81,6 +90,12 @@ class Process:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` (and of its children it has waited for)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def config(tmp: Path, name: str, port: int, redis_url: str, s3: str) -> Path:
@@ -177,7 +192,12 @@ def verify(jobs: list[Job], endpoint: str) -> tuple[int, list[str]]:
     return results.count(""), [r for r in results if r]
 
 
-def pct(values: list[float], q: float) -> float:
+def redis_cpu(r: redis.Redis) -> float:
+    info = r.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else (values or [float("nan")])[0]
 
 
@@ -211,7 +231,7 @@ def main() -> None:
 
         def sampler() -> None:
             while not done.wait(0.25):
-                for p in gateways:
+                for p in procs:
                     p.sample()
         threading.Thread(target=sampler, daemon=True).start()
 
@@ -222,8 +242,13 @@ def main() -> None:
               f"{total / MiB:.0f} MiB in all (logs in {tmp})", flush=True)
         r = redis.Redis.from_url(redis_service.url)
         ops_before = int(r.info("stats")["total_commands_processed"])
+        cpu_before = {"redis": redis_cpu(r), "s3": cpu_seconds(s3.proc.pid)}
         stats, seconds = asyncio.run(drive(jobs, gateways, urls, not args.no_kill))
         ops = int(r.info("stats")["total_commands_processed"]) - ops_before
+        for p in gateways:
+            p.sample()
+        cpu = {"gateways": sum(p.cpu for p in gateways), "redis": redis_cpu(r) - cpu_before["redis"],
+               "s3": cpu_seconds(s3.proc.pid) - cpu_before["s3"], "fleet clients": time.process_time()}
         last_byte = time.monotonic()
         settled: dict[str, Any] = {}
         print(f"  all bytes in after {seconds:.0f} s; waiting for assets", flush=True)
@@ -236,6 +261,7 @@ def main() -> None:
         done.set()
         matches, problems = verify(jobs, s3.endpoint)
         volumes = len(list((s3.workdir / "data").rglob("*.dat")))
+        cpu["workers"] = sum(p.cpu for p in workers)
     finally:
         for p in procs:
             p.stop()
@@ -256,6 +282,9 @@ def main() -> None:
         ("aggregate", f"{total / MiB / seconds:.1f} MiB/s over {seconds:.0f} s"),
         ("peak RSS per gateway", " / ".join(f"{g.peak_mib:.0f}" for g in gateways) + " MiB"),
         ("SeaweedFS volumes used", str(volumes)),
+        ("CPU seconds while uploading", ", ".join(f"{k} {v:.0f}" for k, v in cpu.items() if k != "workers")),
+        ("uploaded MiB per gateway CPU s", f"{total / MiB / cpu['gateways']:.0f}"),
+        ("worker CPU s per asset", f"{cpu['workers'] / max(1, sum(j.done for j in jobs)):.2f}"),
         ("Redis commands per MiB", f"{ops / (total / MiB):.1f}"),
         ("last byte -> last asset ready", f"{to_ready:.1f} s ({settled.get('assets')})"),
     ]

@@ -88,10 +88,26 @@ class UploadService:
         await self.state.update(upload_id, {"metadata": metadata}, only_if=("metadata", ""))
 
     async def head(self, upload_id: str) -> Upload:
-        """Current state; a request still writing is asked to stop first, so the offset is final."""
+        """Current state; a request still writing is asked to stop first, so the offset is final.
+
+        An upload holding all its bytes but not finished (its gateway died between storing the last
+        byte and finishing) is finished here: the client is about to be told it has nothing left to
+        send, so no later request of its would do it."""
         if await self.locker.is_locked(upload_id):
             await self.locker.wait_released(upload_id, timeout=min(self.settings.lock_timeout, 5.0))
-        return await self.get(upload_id)
+        upload = await self.get(upload_id)
+        if rules.is_finished(upload) and not upload.complete:
+            upload = await self.finish_stranded(upload_id)
+        return upload
+
+    async def finish_stranded(self, upload_id: str) -> Upload:
+        """Finish an upload whose bytes are all stored but whose finishing was cut short."""
+        async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
+            upload = await self.get(upload_id)
+            if rules.is_finished(upload) and not upload.complete:
+                log.warning("upload.finish_resumed", extra={"upload_id": upload_id})
+                upload = await self._finish(upload, lease)
+            return upload
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -241,15 +257,18 @@ class UploadService:
         return rules.room_in_finals(upload, others_by_final, self.settings.max_size)
 
     async def _finish(self, upload: Upload, lease: Lease) -> Upload:
+        """Make the object whole, tell the listeners (an Asset is made), then record COMPLETE: each
+        step is idempotent, so a gateway that dies anywhere in here leaves an upload that the next
+        status check (``head``) or the sweeper finishes again, never one stuck at its full length."""
         journal = RedisJournal(self.state, upload.id, lease.token)
         await self.storage.finish(upload, journal)
         await journal.run_actions()
-        await self.state.update(upload.id, {"state": UploadState.COMPLETE.value})
-        await self.state.touch_expiry(upload.id, None)
         upload = upload.with_(state=UploadState.COMPLETE, expires_at=None)
         log.info("upload.finished", extra={"upload_id": upload.id, "length": upload.length})
         for listener in self.on_complete:
             await listener(upload)
+        await self.state.update(upload.id, {"state": UploadState.COMPLETE.value})
+        await self.state.touch_expiry(upload.id, None)
         if upload.concat is ConcatKind.PARTIAL:
             for final_id in await self.state.final_waiters(upload.id):
                 task = asyncio.create_task(self._concatenate_later(final_id))
@@ -296,6 +315,10 @@ class UploadService:
                     continue
                 if upload.expires_at > (now or time.time()):
                     await self.state.touch_expiry(upload_id, upload.expires_at)
+                    continue
+                if rules.is_finished(upload):   # every byte was acknowledged: finish it, never delete it
+                    log.warning("upload.finish_resumed", extra={"upload_id": upload_id})
+                    await self._finish(upload, Lease(upload_id, token))
                     continue
                 await self.storage.delete(upload, RedisJournal(self.state, upload_id, token))
                 await self.state.delete(upload_id, "expired")
