@@ -40,6 +40,16 @@ def new_upload_id() -> str:
     return secrets.token_urlsafe(24)
 
 
+ANNOUNCE = "x.announce"    # the record's field: "pending" from COMPLETE until every listener has run
+PENDING = "pending"
+
+
+def stranded(upload: Upload) -> bool:
+    """Its finishing was cut short: every byte is stored but it is not COMPLETE, or the listeners
+    (Asset creation) never finished hearing of it."""
+    return (rules.is_finished(upload) and not upload.complete) or upload.extra.get(ANNOUNCE[2:]) == PENDING
+
+
 class UploadService:
     def __init__(self, state: UploadStore, locker: UploadLocks, storage: Storage, settings: UploadSettings,
                  *, preferred_part_size: int) -> None:
@@ -96,7 +106,7 @@ class UploadService:
         if await self.locker.is_locked(upload_id):
             await self.locker.wait_released(upload_id, timeout=min(self.settings.lock_timeout, 5.0))
         upload = await self.get(upload_id)
-        if rules.is_finished(upload) and not upload.complete:
+        if stranded(upload):
             upload = await self.finish_stranded(upload_id)
         return upload
 
@@ -104,7 +114,7 @@ class UploadService:
         """Finish an upload whose bytes are all stored but whose finishing was cut short."""
         async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
             upload = await self.get(upload_id)
-            if rules.is_finished(upload) and not upload.complete:
+            if stranded(upload):
                 log.warning("upload.finish_resumed", extra={"upload_id": upload_id})
                 upload = await self._finish(upload, lease)
             return upload
@@ -257,18 +267,22 @@ class UploadService:
         return rules.room_in_finals(upload, others_by_final, self.settings.max_size)
 
     async def _finish(self, upload: Upload, lease: Lease) -> Upload:
-        """Make the object whole, tell the listeners (an Asset is made), then record COMPLETE: each
-        step is idempotent, so a gateway that dies anywhere in here leaves an upload that the next
-        status check (``head``) or the sweeper finishes again, never one stuck at its full length."""
+        """Make the object whole, record COMPLETE with the announcement pending, tell the listeners (an
+        Asset is made and queued: the worker needs COMPLETE), then mark it announced. Each step is
+        idempotent, so a gateway that dies anywhere in here leaves an upload that the next status check
+        (``head``) or the sweeper finishes again (``stranded``), never one stuck at its full length."""
         journal = RedisJournal(self.state, upload.id, lease.token)
-        await self.storage.finish(upload, journal)
-        await journal.run_actions()
+        if not upload.complete:
+            await self.storage.finish(upload, journal)
+            await journal.run_actions()
+            await self.state.update(upload.id, {"state": UploadState.COMPLETE.value, ANNOUNCE: PENDING})
         upload = upload.with_(state=UploadState.COMPLETE, expires_at=None)
         log.info("upload.finished", extra={"upload_id": upload.id, "length": upload.length})
         for listener in self.on_complete:
             await listener(upload)
-        await self.state.update(upload.id, {"state": UploadState.COMPLETE.value})
-        await self.state.touch_expiry(upload.id, None)
+        await self.state.update(upload.id, {ANNOUNCE: ""})
+        await self.state.touch_expiry(upload.id, None)   # last: until here the sweeper can find it
+        upload = upload.with_(extra={k: v for k, v in upload.extra.items() if k != ANNOUNCE[2:]})
         if upload.concat is ConcatKind.PARTIAL:
             for final_id in await self.state.final_waiters(upload.id):
                 task = asyncio.create_task(self._concatenate_later(final_id))
@@ -310,15 +324,15 @@ class UploadService:
                 continue  # being written right now: not abandoned
             try:
                 upload = await self.state.get(upload_id)
+                if upload is not None and stranded(upload):   # every byte was acknowledged: finish it
+                    log.warning("upload.finish_resumed", extra={"upload_id": upload_id})
+                    await self._finish(upload, Lease(upload_id, token))
+                    continue
                 if upload is None or upload.complete or upload.expires_at is None:
                     await self.state.touch_expiry(upload_id, None)   # only the index entry is left
                     continue
                 if upload.expires_at > (now or time.time()):
                     await self.state.touch_expiry(upload_id, upload.expires_at)
-                    continue
-                if rules.is_finished(upload):   # every byte was acknowledged: finish it, never delete it
-                    log.warning("upload.finish_resumed", extra={"upload_id": upload_id})
-                    await self._finish(upload, Lease(upload_id, token))
                     continue
                 await self.storage.delete(upload, RedisJournal(self.state, upload_id, token))
                 await self.state.delete(upload_id, "expired")

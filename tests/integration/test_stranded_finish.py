@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.models import Upload
+from gateway.service import stranded
 from tests.conftest import AUTH, TUS, service_of
 
 Client = TestClient[Any, Any]
@@ -61,7 +62,8 @@ async def strand(client: Client, url: str, where: str) -> None:
     die_once(client, where)
     await client.put(url, data=BODY, headers={"Content-Length": str(len(BODY))})  # its answer: moot
     upload = await service_of(client).find(url.rsplit("/", 1)[1])
-    assert upload is not None and upload.offset == len(BODY) and not upload.complete
+    assert upload is not None and upload.offset == len(BODY) and stranded(upload)
+    assert upload.complete is (where == "listeners")    # the worker may only see COMPLETE uploads
 
 
 async def read_back(client: Client, storage_id: str) -> bytes:
@@ -81,6 +83,8 @@ async def test_a_tus_head_finishes_an_upload_stranded_at_its_full_length(client:
     done = await upload_status(client, upload_id)
     assert done["status"] == "asset_created" and done["asset_id"]
     assert await read_back(client, url.rsplit("/", 1)[1]) == BODY
+    again = await client.head(path, headers=TUS)    # finished once: a second look changes nothing
+    assert again.status == 200 and again.headers["Upload-Offset"] == str(len(BODY))
 
 
 async def test_a_put_status_check_finishes_it_too(client: Client) -> None:
@@ -92,10 +96,28 @@ async def test_a_put_status_check_finishes_it_too(client: Client) -> None:
     assert (await upload_status(client, upload_id))["status"] == "asset_created"
 
 
-async def test_the_sweeper_finishes_a_stranded_upload_instead_of_deleting_it(client: Client) -> None:
+@pytest.mark.parametrize("where", ["storage", "listeners"])
+async def test_the_sweeper_finishes_a_stranded_upload_instead_of_deleting_it(client: Client, where: str) -> None:
     upload_id, url = await direct_upload(client)
-    await strand(client, url, "storage")
+    await strand(client, url, where)
     service = service_of(client)
     assert await service.sweep(now=time.time() + 30 * 24 * 3600) == 0
     assert (await upload_status(client, upload_id))["status"] == "asset_created"
     assert await read_back(client, url.rsplit("/", 1)[1]) == BODY
+    finished = await service.find(url.rsplit("/", 1)[1])
+    assert finished is not None and not stranded(finished) and finished.expires_at is None
+
+
+async def test_listeners_see_the_upload_complete_in_redis(client: Client) -> None:
+    """The Asset's job is queued by a listener, and a worker refuses an upload not COMPLETE in Redis:
+    so COMPLETE is recorded before any listener runs (an earlier order errored assets under load)."""
+    service = service_of(client)
+    seen: list[bool] = []
+
+    async def look(upload: Upload) -> None:
+        stored = await service.find(upload.id)
+        seen.append(stored is not None and stored.complete)
+    service.on_complete.insert(0, look)
+    _, url = await direct_upload(client)
+    resp = await client.put(url, data=BODY, headers={"Content-Length": str(len(BODY))})
+    assert resp.status in (200, 201) and seen == [True]
