@@ -192,6 +192,14 @@ def verify(jobs: list[Job], endpoint: str) -> tuple[int, list[str]]:
     return results.count(""), [r for r in results if r]
 
 
+def peak_rss(pid: int) -> float:
+    """The highest RSS ``pid`` has had (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def redis_cpu(r: redis.Redis) -> float:
     info = r.info("cpu")
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
@@ -214,7 +222,11 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="upgw-fleet-"))
-    redis_service, s3 = start_redis(), start_seaweedfs()
+    # weed mini holds whole parts in memory: 300 uploads took it past 22 GB and the OOM killer (the
+    # gateways answered 503 meanwhile). Bound what it takes in at once; past that it makes PUTs wait.
+    redis_service, s3 = start_redis(), start_seaweedfs(
+        ("-s3.concurrentUploadLimitMB=2048", "-filer.concurrentUploadLimitMB=2048", "-s3.readerCacheSizeMB=256"),
+        {"GOMEMLIMIT": "6GiB"})
     procs: list[Process] = []
     try:
         gateways, urls = [], []
@@ -247,6 +259,7 @@ def main() -> None:
         ops = int(r.info("stats")["total_commands_processed"]) - ops_before
         for p in gateways:
             p.sample()
+        s3_peak = peak_rss(s3.proc.pid)
         cpu = {"gateways": sum(p.cpu for p in gateways), "redis": redis_cpu(r) - cpu_before["redis"],
                "s3": cpu_seconds(s3.proc.pid) - cpu_before["s3"], "fleet clients": time.process_time()}
         last_byte = time.monotonic()
@@ -281,7 +294,7 @@ def main() -> None:
         ("create+HEAD latency p50 / p99", f"{pct(small, 50) * 1000:.0f} / {pct(small, 99) * 1000:.0f} ms"),
         ("aggregate", f"{total / MiB / seconds:.1f} MiB/s over {seconds:.0f} s"),
         ("peak RSS per gateway", " / ".join(f"{g.peak_mib:.0f}" for g in gateways) + " MiB"),
-        ("SeaweedFS volumes used", str(volumes)),
+        ("SeaweedFS volumes / peak RSS", f"{volumes} / {s3_peak:.0f} MiB"),
         ("CPU seconds while uploading", ", ".join(f"{k} {v:.0f}" for k, v in cpu.items() if k != "workers")),
         ("uploaded MiB per gateway CPU s", f"{total / MiB / cpu['gateways']:.0f}"),
         ("worker CPU s per asset", f"{cpu['workers'] / max(1, sum(j.done for j in jobs)):.2f}"),

@@ -6,6 +6,9 @@
   ffmpeg run in the gateway's render pool, then stored), against the bare command run for the same ``t``,
   interleaved: ``ffmpeg -ss t -i master -frames:v 1 -vf scale=320:-2 out.jpg``. Aim: p50 under 150 ms.
 - **cached**: the same URLs again (served from storage, no ffmpeg). Aim: p50 under 10 ms.
+- **throughput**: ``--parallel`` clients ask for further distinct (uncached) times at once; prints
+  thumbnails per second and per CPU second of the gateway and its ffmpeg children (the capacity model's
+  "thumbnails per core"; the render pool, ``playback.render_concurrency``, bounds what runs at once).
 
 A real ``python -m gateway`` (filesystem backend) and Redis; the asset is written READY straight into the
 catalog and storage (no worker), its master the generated clip. One keep-alive connection, requests one
@@ -17,11 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -93,10 +99,35 @@ def quantiles(values: list[float]) -> tuple[float, float]:
     return statistics.median(values) * 1000, cuts[18] * 1000
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and of the children it has reaped (its ffmpeg runs)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(port: int, playback_id: str, args: argparse.Namespace, pid: int) -> tuple[float, float]:
+    """Distinct uncached thumbnails from ``--parallel`` clients at once: (per second, per CPU second)."""
+    count = args.requests * 2
+    times = [round(0.13 + n * (args.seconds - 0.4) / count, 3) for n in range(count)]   # none asked before
+    local = threading.local()
+
+    def one(at: float) -> None:
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        get(local.conn, f"/image/{playback_id}/thumbnail.jpg?width=320&time={at}")
+
+    cpu, began = cpu_seconds(pid), time.perf_counter()
+    with ThreadPoolExecutor(args.parallel) as pool:
+        list(pool.map(one, times))
+    elapsed, used = time.perf_counter() - began, cpu_seconds(pid) - cpu
+    return count / elapsed, count / used
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="length of the 1080p clip")
     parser.add_argument("--requests", type=int, default=40, help="distinct thumbnail times")
+    parser.add_argument("--parallel", type=int, default=8, help="clients at once in the throughput part")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="thumbnails-bench-"))
     clip = work / "master.mp4"
@@ -129,6 +160,9 @@ def main() -> None:
                                   ("gateway, cached (from storage)", cached, "p50 < 10")):
             p50, p95 = quantiles(values)
             print(f"{name:<52}{p50:>9.1f}{p95:>9.1f}  {aim}")
+        per_second, per_cpu = throughput(port, playback_id, args, gateway.pid)
+        print(f"{'throughput, ' + str(args.parallel) + ' clients, uncached':<52}"
+              f"{per_second:>9.1f}/s {per_cpu:.1f} per CPU s (gateway + ffmpeg)")
     finally:
         gateway.terminate()
         gateway.wait(30)

@@ -248,8 +248,9 @@ class S3Service(Service):
         _wait_s3_ready(self.endpoint)
 
 
-def start_seaweedfs() -> S3Service:
-    """``weed mini`` with S3 on a free port; every other port it opens is free too (gRPC = port + 10000)."""
+def start_seaweedfs(extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> S3Service:
+    """``weed mini`` with S3 on a free port; every other port it opens is free too (gRPC = port + 10000).
+    ``extra_args`` go after ``mini``'s own (the fleet bench bounds its memory with them)."""
     workdir = Path(tempfile.mkdtemp(prefix="upgw-weed-"))
     (workdir / "data").mkdir()
     (workdir / "log").mkdir()
@@ -268,8 +269,10 @@ def start_seaweedfs() -> S3Service:
         f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}", f"-s3.config={config}",
         "-webdav=false", "-admin.ui=false", f"-admin.port={admin}", "-s3.port.iceberg=0", "-s3.port.lance=0",
         f"-s3.localSocket={workdir / 's3.sock'}", f"-filer.localSocket={workdir / 'filer.sock'}",
+        *extra_args,
     ]
-    proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env_with(**env) if env else None)
     service = S3Service(proc=proc, workdir=workdir, port=ports["s3"], args=args)
     try:
         wait_for_port(ports["s3"], timeout=30, proc=proc)
