@@ -57,7 +57,9 @@ class Fleet:
         self.stats = stats
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, force_close=True),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=120))
+            # no read timeout: aiohttp starts it while the body is still being sent, and a 64 MiB chunk
+            # among 1,000 uploads takes minutes; the gateways bound every request themselves (idle_timeout)
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=None))
 
     async def close(self) -> None:
         await self.session.close()

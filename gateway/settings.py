@@ -124,6 +124,9 @@ class S3Settings(BaseModel):
     part_size: Size = 8 * 1024**2
     concurrent_parts: int = Field(default=3, ge=1, le=64)
     threads: int = Field(default=16, ge=1, le=256)
+    # parts and segments PUT to S3 at once by one gateway; the rest wait on the spool disk (bounded per
+    # upload by concurrent_parts), so an overloaded S3 slows uploads down instead of timing them out
+    max_concurrent_puts: int = Field(default=32, ge=1, le=1024)
 
 
 class StorageSettings(BaseModel):

@@ -86,6 +86,7 @@ class S3Storage:
                                    secret_key=settings.secret_key.get_secret_value(),
                                    secure=public.scheme == "https", region=settings.region)
         self.pool = ThreadPoolExecutor(settings.threads, thread_name_prefix="s3")
+        self.puts = asyncio.Semaphore(settings.max_concurrent_puts)
         self._http: aiohttp.ClientSession | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -124,6 +125,12 @@ class S3Storage:
                 await self._call(self.client.make_bucket, self.bucket, self.settings.region)
 
     async def _put(self, url: str, size: int, body: AsyncIterator[bytes]) -> str:
+        """PUT a part or segment (its body is always spooled or stored bytes, never a client's: a
+        slot of ``max_concurrent_puts`` is never held waiting for a client)."""
+        async with self.puts:
+            return await self._put_now(url, size, body)
+
+    async def _put_now(self, url: str, size: int, body: AsyncIterator[bytes]) -> str:
         try:
             async with self.http.put(url, data=body, headers={"Content-Length": str(size),
                                      "Content-Type": "application/octet-stream"}) as resp:
