@@ -24,6 +24,14 @@ def session_processes(sid: int) -> list[str]:
     return [row[2] for row in rows if len(row) == 3 and row[1] == str(sid) and row[0] != str(sid)]
 
 
+def default_signals() -> None:
+    """Start the script as a terminal or a service manager would: HUP and INT not ignored. (A shell
+    cannot trap a signal ignored when it started, and pytest run under ``nohup`` or with ``&`` in a
+    script passes HUP or INT on ignored.)"""
+    for sig in (signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["TERM", "HUP", "INT"])
 def test_run_script_prints_when_ready_and_stops_everything(tmp_path: Path, sig: signal.Signals) -> None:
     port, redis_port = free_port(), free_port()
@@ -38,7 +46,7 @@ def test_run_script_prints_when_ready_and_stops_everything(tmp_path: Path, sig: 
     env.update(UPGW_REDIS_PORT=str(redis_port), UPGW_VAR_DIR=str(tmp_path / "var"))
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(["bash", "scripts/run.sh", str(config)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=default_signals)
     try:
         deadline = time.monotonic() + 120   # the first run may install the runtime packages
         while "is running" not in (tmp_path / "run.log").read_text():
