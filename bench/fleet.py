@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fleet_clients import Fleet, Job, Stats, plan  # noqa: E402
 from bench.fleet_content import MiB, base_clip, shared_block  # noqa: E402
+from bench.quick_bench import cpu_seconds, peak_rss_mib  # noqa: E402
 from gateway.core.units import parse_size  # noqa: E402
 from tests.servers import S3_ACCESS_KEY, S3_SECRET_KEY, free_port, start_redis, start_seaweedfs, wait_for_port  # noqa: E402
 
@@ -90,12 +91,6 @@ class Process:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` (and of its children it has waited for)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def config(tmp: Path, name: str, port: int, redis_url: str, s3: str) -> Path:
@@ -192,14 +187,6 @@ def verify(jobs: list[Job], endpoint: str) -> tuple[int, list[str]]:
     return results.count(""), [r for r in results if r]
 
 
-def peak_rss(pid: int) -> float:
-    """The highest RSS ``pid`` has had (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def redis_cpu(r: redis.Redis) -> float:
     info = r.info("cpu")
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
@@ -259,7 +246,7 @@ def main() -> None:
         ops = int(r.info("stats")["total_commands_processed"]) - ops_before
         for p in gateways:
             p.sample()
-        s3_peak = peak_rss(s3.proc.pid)
+        s3_peak = peak_rss_mib(s3.proc.pid)
         cpu = {"gateways": sum(p.cpu for p in gateways), "redis": redis_cpu(r) - cpu_before["redis"],
                "s3": cpu_seconds(s3.proc.pid) - cpu_before["s3"], "fleet clients": time.process_time()}
         last_byte = time.monotonic()

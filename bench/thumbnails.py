@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
-import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.quick_bench import cpu_seconds  # noqa: E402
 from gateway import compose  # noqa: E402
 from gateway.catalog.assets import AssetStore, new_asset  # noqa: E402
 from gateway.catalog.masters import MASTER, object_name  # noqa: E402
@@ -97,12 +97,6 @@ def bare(clip: Path, at: float, out: Path) -> float:
 def quantiles(values: list[float]) -> tuple[float, float]:
     cuts = statistics.quantiles(values, n=20, method="inclusive")
     return statistics.median(values) * 1000, cuts[18] * 1000
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and of the children it has reaped (its ffmpeg runs)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def throughput(port: int, playback_id: str, args: argparse.Namespace, pid: int) -> tuple[float, float]:

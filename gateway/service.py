@@ -40,14 +40,14 @@ def new_upload_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-ANNOUNCE = "x.announce"    # the record's field: "pending" from COMPLETE until every listener has run
+ANNOUNCE = "announce"      # Upload.extra key: "pending" from COMPLETE until every listener has run
 PENDING = "pending"
 
 
 def stranded(upload: Upload) -> bool:
     """Its finishing was cut short: every byte is stored but it is not COMPLETE, or the listeners
     (Asset creation) never finished hearing of it."""
-    return (rules.is_finished(upload) and not upload.complete) or upload.extra.get(ANNOUNCE[2:]) == PENDING
+    return (rules.is_finished(upload) and not upload.complete) or upload.extra.get(ANNOUNCE) == PENDING
 
 
 class UploadService:
@@ -114,10 +114,11 @@ class UploadService:
         """Finish an upload whose bytes are all stored but whose finishing was cut short."""
         async with self.locker.hold(upload_id, self.settings.lock_timeout) as lease:
             upload = await self.get(upload_id)
-            if stranded(upload):
-                log.warning("upload.finish_resumed", extra={"upload_id": upload_id})
-                upload = await self._finish(upload, lease)
-            return upload
+            return await self._resume_finish(upload, lease) if stranded(upload) else upload
+
+    async def _resume_finish(self, upload: Upload, lease: Lease) -> Upload:
+        log.warning("upload.finish_resumed", extra={"upload_id": upload.id})
+        return await self._finish(upload, lease)
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -275,14 +276,14 @@ class UploadService:
         if not upload.complete:
             await self.storage.finish(upload, journal)
             await journal.run_actions()
-            await self.state.update(upload.id, {"state": UploadState.COMPLETE.value, ANNOUNCE: PENDING})
+            await self.state.update(upload.id, {"state": UploadState.COMPLETE.value, f"x.{ANNOUNCE}": PENDING})
         upload = upload.with_(state=UploadState.COMPLETE, expires_at=None)
         log.info("upload.finished", extra={"upload_id": upload.id, "length": upload.length})
         for listener in self.on_complete:
             await listener(upload)
-        await self.state.update(upload.id, {ANNOUNCE: ""})
+        await self.state.update(upload.id, {f"x.{ANNOUNCE}": ""})
         await self.state.touch_expiry(upload.id, None)   # last: until here the sweeper can find it
-        upload = upload.with_(extra={k: v for k, v in upload.extra.items() if k != ANNOUNCE[2:]})
+        upload = upload.with_(extra={k: v for k, v in upload.extra.items() if k != ANNOUNCE})
         if upload.concat is ConcatKind.PARTIAL:
             for final_id in await self.state.final_waiters(upload.id):
                 task = asyncio.create_task(self._concatenate_later(final_id))
@@ -325,8 +326,7 @@ class UploadService:
             try:
                 upload = await self.state.get(upload_id)
                 if upload is not None and stranded(upload):   # every byte was acknowledged: finish it
-                    log.warning("upload.finish_resumed", extra={"upload_id": upload_id})
-                    await self._finish(upload, Lease(upload_id, token))
+                    await self._resume_finish(upload, Lease(upload_id, token))
                     continue
                 if upload is None or upload.complete or upload.expires_at is None:
                     await self.state.touch_expiry(upload_id, None)   # only the index entry is left

@@ -127,12 +127,8 @@ class S3Storage:
     async def _put(self, url: str, size: int, body: AsyncIterator[bytes]) -> str:
         """PUT a part or segment (its body is always spooled or stored bytes, never a client's: a
         slot of ``max_concurrent_puts`` is never held waiting for a client)."""
-        async with self.puts:
-            return await self._put_now(url, size, body)
-
-    async def _put_now(self, url: str, size: int, body: AsyncIterator[bytes]) -> str:
         try:
-            async with self.http.put(url, data=body, headers={"Content-Length": str(size),
+            async with self.puts, self.http.put(url, data=body, headers={"Content-Length": str(size),
                                      "Content-Type": "application/octet-stream"}) as resp:
                 text = await resp.text()
                 if resp.status != 200:
